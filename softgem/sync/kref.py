@@ -1,0 +1,45 @@
+"""Kref: a reference count with get-unless-zero, and a release on the last put."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+
+from ..errors import SimBug
+
+__all__ = ["Kref"]
+
+
+class Kref:
+    __slots__ = ("_count", "_lock")
+
+    def __init__(self, initial: int = 1) -> None:
+        self._count = initial
+        self._lock = threading.Lock()
+
+    def get(self) -> None:
+        with self._lock:
+            if self._count <= 0:
+                raise SimBug("kref_get on a released object")
+            self._count += 1
+
+    def get_unless_zero(self) -> bool:
+        with self._lock:
+            if self._count == 0:
+                return False
+            self._count += 1
+            return True
+
+    def put(self, release: Callable[[], None] | None = None) -> bool:
+        """Drop a reference; run ``release`` (outside the counter's lock) on the last one."""
+        with self._lock:
+            if self._count <= 0:
+                raise SimBug("kref_put underflow")
+            self._count -= 1
+            last = self._count == 0
+        if last and release is not None:
+            release()
+        return last
+
+    def read(self) -> int:
+        return self._count

@@ -1,0 +1,43 @@
+"""SeqCount: a sequence counter for lockless readers of data guarded by a writer lock."""
+
+from __future__ import annotations
+
+from ..errors import SimBug
+
+__all__ = ["SeqCount"]
+
+
+class SeqCount:
+    """Even: stable; odd: a writer is inside.  Writers must be serialised by their own lock.
+
+    ======  ===========================================
+    seq     meaning
+    ======  ===========================================
+    even    no writer; a read section that starts and ends with this value is consistent
+    odd     a writer is between ``write_begin`` and ``write_end``
+    ======  ===========================================
+    """
+
+    __slots__ = ("name", "seq")
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.seq = 0
+
+    def write_begin(self) -> None:
+        if self.seq & 1:
+            raise SimBug(f"seqcount {self.name}: nested write_begin")
+        self.seq += 1
+
+    def write_end(self) -> None:
+        if not self.seq & 1:
+            raise SimBug(f"seqcount {self.name}: write_end without write_begin")
+        self.seq += 1
+
+    def read_begin(self) -> int:
+        """The current even sequence (callers spin on odd values with ``read_retry``)."""
+        return self.seq & ~1
+
+    def read_retry(self, start: int) -> bool:
+        """True when a writer ran (or is running) since ``read_begin`` returned ``start``."""
+        return self.seq != start

@@ -1,0 +1,71 @@
+"""Waiting: WaitQueue (``wait_event``/``wake_up_all``) and Completion."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+
+from . import lockdep
+
+__all__ = ["WaitQueue", "Completion"]
+
+
+class WaitQueue:
+    """Threads sleep until a condition holds; wakers change state, then call ``wake_up_all``.
+
+    The condition is always re-checked under the queue's internal lock, so a wake-up that
+    happens between a waiter's check and its sleep is never lost.
+    """
+
+    __slots__ = ("_cv", "name")
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self._cv = threading.Condition(threading.Lock())
+
+    def wait_event(self, cond: Callable[[], bool], timeout: float | None = None) -> bool:
+        """Sleep until ``cond()``; False if ``timeout`` seconds passed first."""
+        if cond():
+            return True
+        lockdep.might_sleep(f"wait_event {self.name}")
+        deadline = None if timeout is None else time.monotonic() + timeout
+        with self._cv:
+            while not cond():
+                if deadline is None:
+                    self._cv.wait()
+                else:
+                    left = deadline - time.monotonic()
+                    if left <= 0:
+                        return cond()
+                    self._cv.wait(left)
+        return True
+
+    def wake_up_all(self) -> None:
+        with self._cv:
+            self._cv.notify_all()
+
+
+class Completion:
+    """A one-shot event (``struct completion`` used with ``complete_all``)."""
+
+    __slots__ = ("_done", "_wq")
+
+    def __init__(self, name: str) -> None:
+        self._done = False
+        self._wq = WaitQueue(name)
+
+    def complete_all(self) -> None:
+        self._done = True
+        self._wq.wake_up_all()
+
+    complete = complete_all
+
+    def done(self) -> bool:
+        return self._done
+
+    def wait(self, timeout: float | None = None) -> bool:
+        return self._wq.wait_event(lambda: self._done, timeout)
+
+    def reinit(self) -> None:
+        self._done = False

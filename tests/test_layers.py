@@ -1,0 +1,95 @@
+"""Imports go downward only (design.md, "Layers")."""
+
+from __future__ import annotations
+
+import ast
+import pathlib
+
+import pytest
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent / "softgem"
+
+RANK = {
+    "errors": 0, "units": 0, "posix": 0, "sync": 0,
+    "mm": 1,
+    "notifier": 2,
+    "gem": 3,
+    "gpu": 4,
+    "uapi": 5,
+    "machine": 6, "host": 6,
+    "cli": 7, "bench": 7,
+}
+BASE = {"errors", "units", "posix", "sync"}
+
+
+def _package_of(path: pathlib.Path) -> str:
+    rel = path.relative_to(ROOT)
+    return rel.parts[0].removesuffix(".py") if rel.parts[0] != "__init__.py" else "__init__"
+
+
+def _imported_packages(path: pathlib.Path) -> list[tuple[int, str]]:
+    tree = ast.parse(path.read_text())
+    own_depth = len(path.relative_to(ROOT).parts) - 1  # directories below softgem/
+    found: list[tuple[int, str]] = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                parts = alias.name.split(".")
+                if parts[0] == "softgem" and len(parts) > 1:
+                    found.append((node.lineno, parts[1]))
+        elif isinstance(node, ast.ImportFrom):
+            if node.level == 0:
+                parts = (node.module or "").split(".")
+                if parts[0] != "softgem":
+                    continue
+                rest = parts[1:]
+            else:
+                up = node.level - 1
+                if up > own_depth:
+                    continue
+                base = list(path.relative_to(ROOT).parts[:-1])
+                base = base[: len(base) - up] if up else base
+                rest = base + (node.module.split(".") if node.module else [])
+            if rest:
+                found.append((node.lineno, rest[0].removesuffix(".py")))
+            else:  # "from .. import x" at the root: x names the package
+                found.extend((node.lineno, a.name) for a in node.names)
+    return found
+
+
+def _modules() -> list[pathlib.Path]:
+    return sorted(p for p in ROOT.rglob("*.py"))
+
+
+@pytest.mark.parametrize("path", _modules(), ids=lambda p: str(p.relative_to(ROOT)))
+def test_imports_go_downward_only(path: pathlib.Path) -> None:
+    own = _package_of(path)
+    if own == "__init__":
+        return  # the package root re-exports the public API
+    bad = []
+    for lineno, target in _imported_packages(path):
+        if target == own or target not in RANK and target != "explore":
+            continue
+        if own == "explore":
+            if target not in BASE:
+                bad.append(f"line {lineno}: explore may import only the base, not {target}")
+            continue
+        if target == "explore":
+            if own not in ("cli", "bench"):
+                bad.append(f"line {lineno}: only the top layer imports explore")
+            continue
+        if RANK[target] > RANK[own] or (RANK[target] == RANK[own] and own not in BASE
+                                        and RANK[own] < 6):
+            bad.append(f"line {lineno}: {own} (rank {RANK[own]}) imports {target} "
+                       f"(rank {RANK[target]})")
+    assert not bad, "\n".join(bad)
+
+
+def test_the_layer_checker_catches_an_upward_import(tmp_path: pathlib.Path) -> None:
+    fake = ROOT / "mm" / "_layer_probe_tmp.py"
+    fake.write_text("from ..gem import something\n")
+    try:
+        found = _imported_packages(fake)
+    finally:
+        fake.unlink()
+    assert (1, "gem") in found
