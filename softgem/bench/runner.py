@@ -66,8 +66,8 @@ def run(name: str, quick: bool = False, console: Console | None = None) -> int:
     table = Table(title=result.title, show_header=True)
     table.add_column("measurement")
     table.add_column("value", justify="right")
-    for row_name, value in result.rows:
-        table.add_row(row_name, value)
+    for row_name, shown in result.rows:
+        table.add_row(row_name, shown)
     console.print(table)
     for note in result.notes:
         console.print(note)
