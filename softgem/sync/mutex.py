@@ -1,4 +1,17 @@
-"""Mutex and SpinLock: exclusive locks with an owner and a lock class."""
+"""Mutex and SpinLock: exclusive locks with an owner and a lock class.
+
+``_owner`` protocol (the thread ident of the holder):
+
+=========  ==================================================================
+value      meaning
+=========  ==================================================================
+None       free, or being released (set to None *before* the inner release)
+ident      held by that thread; only that thread writes it back to None
+=========  ==================================================================
+
+Only the holder writes ``_owner`` while it is set, so a thread reading its own ident there
+(recursion check, ``held_by_me``) is never fooled by a race.
+"""
 
 from __future__ import annotations
 
@@ -25,30 +38,32 @@ class Mutex:
         self._owner: int | None = None
 
     def lock(self, subclass: int = 0) -> None:
+        """Take the lock; ``subclass`` is ``mutex_lock_nested``'s (for same-class nesting)."""
         me = threading.get_ident()
         if not self._spin:
             lockdep.might_sleep(f"{self._kind} {self.lock_class.name}")
-        lockdep.lock_acquire(self.lock_class, spin=self._spin, subclass=subclass)
+        lockdep.lock_acquire(self.lock_class, spin=self._spin, subclass=subclass, lock=self)
         if self._owner == me:
             raise SimBug(f"recursive locking of {self.lock_class}")
         self._lock.acquire()
         self._owner = me
-        lockdep.lock_acquired(self.lock_class, spin=self._spin, subclass=subclass)
+        lockdep.lock_acquired(self.lock_class, spin=self._spin, subclass=subclass, lock=self)
 
     def trylock(self) -> bool:
-        lockdep.lock_acquire(self.lock_class, trylock=True, spin=self._spin)
+        """Take the lock if it is free.  Never waits, so lockdep records no dependency."""
+        lockdep.lock_acquire(self.lock_class, trylock=True, spin=self._spin, lock=self)
         if not self._lock.acquire(blocking=False):
-            lockdep.lock_release(self.lock_class)
             return False
         self._owner = threading.get_ident()
-        lockdep.lock_acquired(self.lock_class, spin=self._spin)
+        lockdep.lock_acquired(self.lock_class, spin=self._spin, trylock=True, lock=self)
         return True
 
     def unlock(self) -> None:
         if self._owner != threading.get_ident():
+            lockdep.bad_unlock(self.lock_class, lock=self)
             raise SimBug(f"unlock of {self.lock_class} by a thread that does not hold it")
         self._owner = None
-        lockdep.lock_release(self.lock_class)
+        lockdep.lock_release(self.lock_class, lock=self)
         self._lock.release()
 
     def is_locked(self) -> bool:
@@ -57,6 +72,10 @@ class Mutex:
     def held_by_me(self) -> bool:
         return self._owner == threading.get_ident()
 
+    def nested(self, subclass: int) -> _Nested:
+        """``with m.nested(1):`` -- ``lock(subclass)`` as a context manager."""
+        return _Nested(self, subclass)
+
     def __enter__(self) -> Mutex:
         self.lock()
         return self
@@ -64,6 +83,25 @@ class Mutex:
     def __exit__(self, t: type[BaseException] | None, v: BaseException | None,
                  tb: TracebackType | None) -> None:
         self.unlock()
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.lock_class.name!r})"
+
+
+class _Nested:
+    __slots__ = ("_mutex", "_subclass")
+
+    def __init__(self, mutex: Mutex, subclass: int) -> None:
+        self._mutex = mutex
+        self._subclass = subclass
+
+    def __enter__(self) -> Mutex:
+        self._mutex.lock(self._subclass)
+        return self._mutex
+
+    def __exit__(self, t: type[BaseException] | None, v: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self._mutex.unlock()
 
 
 class SpinLock(Mutex):

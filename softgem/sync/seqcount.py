@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from types import TracebackType
+
 from ..errors import SimBug
 
 __all__ = ["SeqCount"]
@@ -33,6 +35,15 @@ class SeqCount:
         if not self.seq & 1:
             raise SimBug(f"seqcount {self.name}: write_end without write_begin")
         self.seq += 1
+
+    def __enter__(self) -> SeqCount:
+        """``with seq:`` -- a write section (``write_begin``/``write_end``)."""
+        self.write_begin()
+        return self
+
+    def __exit__(self, t: type[BaseException] | None, v: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.write_end()
 
     def read_begin(self) -> int:
         """The current even sequence (callers spin on odd values with ``read_retry``)."""

@@ -1,4 +1,19 @@
-"""Waiting: WaitQueue (``wait_event``/``wake_up_all``) and Completion."""
+"""Waiting: WaitQueue (``wait_event``/``wake_up_all``) and Completion.
+
+No lost wake-ups, the two-column argument (waker changes state *before* ``wake_up_all``):
+
+    waiter                                   waker
+    ------                                   -----
+    take _cv lock
+    cond() is False                          state = new value
+    _cv.wait(): releases the lock and        wake_up_all(): takes the _cv lock, which
+      sleeps in one atomic step                only succeeds once the waiter sleeps,
+                                               then notify_all() reaches it
+    wakes, re-checks cond(): True
+
+If the waker's state change lands before the waiter's check, the check sees it.  The early
+``cond()`` test outside the lock is only a fast path; a False there is re-checked under it.
+"""
 
 from __future__ import annotations
 
@@ -25,10 +40,14 @@ class WaitQueue:
         self._cv = threading.Condition(threading.Lock())
 
     def wait_event(self, cond: Callable[[], bool], timeout: float | None = None) -> bool:
-        """Sleep until ``cond()``; False if ``timeout`` seconds passed first."""
+        """Sleep until ``cond()``; False if ``timeout`` seconds passed first.
+
+        Like the kernel's ``wait_event``, this counts as a sleep for lockdep even when the
+        condition already holds: the bug (waiting under a spinlock) is there either way.
+        """
+        lockdep.might_sleep(f"wait_event {self.name}")
         if cond():
             return True
-        lockdep.might_sleep(f"wait_event {self.name}")
         deadline = None if timeout is None else time.monotonic() + timeout
         with self._cv:
             while not cond():

@@ -1,0 +1,175 @@
+"""Another process's memory and address-space layout, as the kernel lets a supervisor see them.
+
+Memory moves with ``process_vm_readv``/``process_vm_writev``: like ``copy_from_user`` and
+``copy_to_user`` they honour the target's page protections (a write to a read-only page fails)
+and any failure, partial transfers included, is ``EFAULT`` -- except a target that no longer
+exists, which is ``ESRCH``.
+
+The layout comes from ``/proc/PID/maps`` (addresses, permissions, backing) and, when asked,
+``/proc/PID/smaps``'s ``VmFlags`` line, which is where ``VM_PFNMAP`` ("pf") and ``VM_IO``
+("io") show; gup and ``I915_USERPTR_PROBE`` refuse both.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import errno as _errno
+from dataclasses import dataclass
+
+from ..errors import EFAULT, ESRCH, KernelError, error_for
+from ..units import PAGE_SIZE, TASK_SIZE
+
+__all__ = ["HostVma", "read_cstring", "read_maps", "read_mem", "vmas_covering", "write_mem"]
+
+_libc = ctypes.CDLL(None, use_errno=True)
+
+
+class _iovec(ctypes.Structure):
+    _fields_ = [("iov_base", ctypes.c_void_p), ("iov_len", ctypes.c_size_t)]
+
+
+_libc.process_vm_readv.restype = ctypes.c_ssize_t
+_libc.process_vm_writev.restype = ctypes.c_ssize_t
+_libc.process_vm_readv.argtypes = _libc.process_vm_writev.argtypes = [
+    ctypes.c_int, ctypes.POINTER(_iovec), ctypes.c_ulong, ctypes.POINTER(_iovec),
+    ctypes.c_ulong, ctypes.c_ulong]
+
+
+def _check_range(addr: int, n: int) -> None:
+    if addr < 0 or n < 0 or addr + n > TASK_SIZE + PAGE_SIZE:
+        raise EFAULT(f"[{addr:#x}, +{n:#x}) is not a user range")
+
+
+def _fail(what: str, pid: int, addr: int, n: int, got: int) -> KernelError:
+    if got < 0:
+        code = ctypes.get_errno()
+        if code == _errno.ESRCH:
+            return ESRCH(f"{what}: pid {pid} is gone")
+        if code not in (_errno.EFAULT, _errno.ENOMEM, _errno.EINVAL):
+            return error_for(code, f"{what} pid {pid} at {addr:#x}")
+    return EFAULT(f"{what} pid {pid} [{addr:#x}, +{n:#x}): {max(got, 0)} bytes moved")
+
+
+def read_mem(pid: int, addr: int, n: int) -> bytes:
+    """``n`` bytes of ``pid``'s memory at ``addr`` (all or EFAULT)."""
+    if n == 0:
+        return b""
+    _check_range(addr, n)
+    buf = ctypes.create_string_buffer(n)
+    local = _iovec(ctypes.cast(buf, ctypes.c_void_p), n)
+    remote = _iovec(addr, n)
+    got = _libc.process_vm_readv(pid, ctypes.byref(local), 1, ctypes.byref(remote), 1, 0)
+    if got != n:
+        raise _fail("read", pid, addr, n, got)
+    return buf.raw
+
+
+def write_mem(pid: int, addr: int, data: bytes | bytearray | memoryview) -> None:
+    """Store ``data`` at ``addr`` in ``pid`` (all or EFAULT; read-only pages refuse)."""
+    n = len(data)
+    if n == 0:
+        return
+    _check_range(addr, n)
+    buf = ctypes.create_string_buffer(bytes(data), n)
+    local = _iovec(ctypes.cast(buf, ctypes.c_void_p), n)
+    remote = _iovec(addr, n)
+    got = _libc.process_vm_writev(pid, ctypes.byref(local), 1, ctypes.byref(remote), 1, 0)
+    if got != n:
+        raise _fail("write", pid, addr, n, got)
+
+
+def read_cstring(pid: int, addr: int, limit: int = 4096) -> bytes:
+    """A NUL-terminated string (without the NUL), read a page at a time so that a string
+    ending just before an unmapped page still reads; EFAULT if unreadable.  A string with no
+    NUL within ``limit`` bytes comes back ``limit`` long (the caller decides: ENAMETOOLONG)."""
+    out = bytearray()
+    while len(out) < limit:
+        chunk = min(PAGE_SIZE - (addr % PAGE_SIZE), limit - len(out))
+        data = read_mem(pid, addr, chunk)
+        nul = data.find(b"\0")
+        if nul >= 0:
+            out += data[:nul]
+            return bytes(out)
+        out += data
+        addr += chunk
+    return bytes(out)
+
+
+@dataclass(frozen=True, slots=True)
+class HostVma:
+    """One line of ``/proc/PID/maps`` (``[start, end)``), with smaps' VmFlags when read."""
+
+    start: int
+    end: int
+    perms: str             # "rwxp" / "r--s" ...
+    offset: int
+    inode: int
+    path: str
+    flags: frozenset[str] = frozenset()
+
+    @property
+    def readable(self) -> bool:
+        return self.perms[0] == "r"
+
+    @property
+    def writable(self) -> bool:
+        return self.perms[1] == "w"
+
+    @property
+    def shared(self) -> bool:
+        return self.perms[3] == "s"
+
+    @property
+    def pfnmap(self) -> bool:
+        return "pf" in self.flags
+
+    @property
+    def io(self) -> bool:
+        return "io" in self.flags
+
+    @property
+    def mixedmap(self) -> bool:
+        return "mm" in self.flags
+
+
+def _parse_header(line: str) -> HostVma:
+    fields = line.split(None, 5)
+    start, end = (int(x, 16) for x in fields[0].split("-"))
+    path = fields[5].rstrip("\n") if len(fields) > 5 else ""
+    return HostVma(start, end, fields[1], int(fields[2], 16), int(fields[4]), path)
+
+
+def read_maps(pid: int, with_flags: bool = False) -> list[HostVma]:
+    """The VMAs of ``pid`` in address order; ESRCH if the process is gone."""
+    name = "smaps" if with_flags else "maps"
+    try:
+        with open(f"/proc/{pid}/{name}") as f:
+            lines = f.readlines()
+    except (FileNotFoundError, ProcessLookupError) as exc:
+        raise ESRCH(f"pid {pid} is gone") from exc
+    vmas: list[HostVma] = []
+    for line in lines:
+        if line[0] in "0123456789abcdef" and "-" in line.split(None, 1)[0]:
+            vmas.append(_parse_header(line))
+        elif line.startswith("VmFlags:") and vmas:
+            last = vmas[-1]
+            vmas[-1] = HostVma(last.start, last.end, last.perms, last.offset, last.inode,
+                               last.path, frozenset(line.split()[1:]))
+    return vmas
+
+
+def vmas_covering(vmas: list[HostVma], start: int, end: int) -> list[HostVma]:
+    """The VMAs that cover ``[start, end)`` with no hole between them, or EFAULT (the walk
+    ``get_user_pages`` and the userptr probe do)."""
+    out: list[HostVma] = []
+    at = start
+    for vma in vmas:
+        if vma.end <= at:
+            continue
+        if vma.start > at:
+            break
+        out.append(vma)
+        at = vma.end
+        if at >= end:
+            return out
+    raise EFAULT(f"hole at {at:#x} in [{start:#x}, {end:#x})")

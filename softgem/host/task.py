@@ -1,0 +1,99 @@
+"""The host-mode identities the core sees: an address space (:class:`HostMm`) and a calling
+thread (:class:`HostTask`).
+
+A :class:`HostMm` stands for one ``mm_struct`` of a traced process: its threads share it,
+``fork`` makes a new one (a copy), ``execve`` replaces it, and it ends when the last thread is
+gone.  The core keys its per-address-space state (userptr notifiers, "is this the creator's
+mm?") by the :class:`HostMm` object itself.
+
+A :class:`HostTask` is built per trapped system call: the thread id, its mm, and the way back
+to the kernel's notification, so that memory access can be checked against the notification
+still being alive (``SECCOMP_IOCTL_NOTIF_ID_VALID``): a pid can be recycled as soon as the
+target dies, and reading or writing a recycled pid would touch an unrelated process.
+"""
+
+from __future__ import annotations
+
+from ..errors import ESRCH
+from . import procmem
+from .listener import Listener
+from .procmem import HostVma
+
+__all__ = ["HostMm", "HostTask"]
+
+
+class HostMm:
+    """One address space of a traced process (``tgid``), generation ``gen`` (bumped by exec).
+
+    State of an exec in flight (``exec_tid``):
+
+    =================  ==========================================================
+    ``exec_tid`` None  no execve pending
+    ``exec_tid`` = T   thread T called execve; the next call from T or from the
+                       leader decides (a changed exec identity: it succeeded)
+    =================  ==========================================================
+    """
+
+    __slots__ = ("__weakref__", "exec_id", "exec_tid", "gen", "tgid")
+
+    def __init__(self, tgid: int, exec_id: bytes, gen: int = 0) -> None:
+        self.tgid = tgid
+        self.exec_id = exec_id
+        self.gen = gen
+        self.exec_tid: int | None = None
+
+    def vmas(self, with_flags: bool = False) -> list[HostVma]:
+        """The current layout (``/proc/PID/maps``, or ``smaps`` with VmFlags)."""
+        return procmem.read_maps(self.tgid, with_flags)
+
+    def read(self, addr: int, n: int) -> bytes:
+        """Read this mm's memory without a calling thread (e.g. from a notifier callback);
+        EFAULT on a bad range, ESRCH once the process is gone."""
+        return procmem.read_mem(self.tgid, addr, n)
+
+    def write(self, addr: int, data: bytes | bytearray | memoryview) -> None:
+        procmem.write_mem(self.tgid, addr, data)
+
+    def __repr__(self) -> str:
+        return f"HostMm(tgid={self.tgid}, gen={self.gen})"
+
+
+class HostTask:
+    """The thread ``pid`` (a tid) blocked in trapped system call ``nid`` of ``listener``."""
+
+    __slots__ = ("_checked", "_listener", "mm", "nid", "pid")
+
+    def __init__(self, pid: int, mm: HostMm, listener: Listener | None, nid: int) -> None:
+        self.pid = pid
+        self.mm = mm
+        self.nid = nid
+        self._listener = listener
+        self._checked = False
+
+    @property
+    def tgid(self) -> int:
+        return self.mm.tgid
+
+    def check_valid(self) -> None:
+        """Raise ESRCH if the system call is no longer pending (target killed or interrupted).
+        Call it after copying arguments in and before acting on them."""
+        if self._listener is not None and not self._listener.valid(self.nid):
+            raise ESRCH(f"task {self.pid} left system call {self.nid}")
+        self._checked = True
+
+    def read(self, addr: int, n: int) -> bytes:
+        """copy_from_user: ``n`` bytes at ``addr``, or EFAULT."""
+        return procmem.read_mem(self.pid, addr, n)
+
+    def read_cstring(self, addr: int, limit: int = 4096) -> bytes:
+        return procmem.read_cstring(self.pid, addr, limit)
+
+    def write(self, addr: int, data: bytes | bytearray | memoryview) -> None:
+        """copy_to_user: all of ``data`` at ``addr``, or EFAULT.  The first write of a call
+        checks that the notification is alive, so a recycled pid is never written."""
+        if not self._checked:
+            self.check_valid()
+        procmem.write_mem(self.pid, addr, data)
+
+    def __repr__(self) -> str:
+        return f"HostTask(pid={self.pid}, mm={self.mm!r})"

@@ -1,0 +1,90 @@
+"""The watcher: one thread that waits on fds that signal "something ended".
+
+Two kinds are registered: the supervisor's peer end of every device file's socketpair (it
+hangs up when the program's last copy of the other end is closed) and a pidfd per traced
+process (readable when the process has exited).  The callback for an fd runs once, on the
+watcher thread, after the fd was removed from the set; the callback owns the fd from then on.
+
+This waiting is the supervisor's own event loop, outside the core (design.md, "Concurrency
+model"), so it uses ``select.epoll`` directly.
+"""
+
+from __future__ import annotations
+
+import os
+import select
+import threading
+from collections.abc import Callable
+
+from ..sync import Mutex
+
+__all__ = ["Watcher"]
+
+_EVENTS = select.EPOLLIN | select.EPOLLRDHUP | select.EPOLLHUP | select.EPOLLERR
+
+
+class Watcher:
+    def __init__(self, on_error: Callable[[str, BaseException], None]) -> None:
+        self._epoll = select.epoll()
+        self._lock = Mutex("host.watcher")
+        self._callbacks: dict[int, tuple[int, Callable[[], None]]] = {}  # fd -> (mask, fn)
+        self._wake_r, self._wake_w = os.pipe2(os.O_CLOEXEC | os.O_NONBLOCK)
+        self._epoll.register(self._wake_r, select.EPOLLIN)
+        self._stopping = False
+        self._on_error = on_error
+        self._thread = threading.Thread(target=self._run, name="softgem-watcher", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def watch(self, fd: int, fn: Callable[[], None], hangup_only: bool = False) -> None:
+        """Call ``fn`` once when ``fd`` hangs up (``hangup_only``) or becomes readable."""
+        mask = (select.EPOLLRDHUP | select.EPOLLHUP | select.EPOLLERR) if hangup_only \
+            else _EVENTS
+        with self._lock:
+            self._callbacks[fd] = (mask, fn)
+            self._epoll.register(fd, mask)
+
+    def pending(self) -> int:
+        with self._lock:
+            return len(self._callbacks)
+
+    def _fire(self, fd: int) -> None:
+        with self._lock:
+            entry = self._callbacks.pop(fd, None)
+            if entry is None:
+                return
+            try:
+                self._epoll.unregister(fd)
+            except OSError:
+                pass
+        try:
+            entry[1]()
+        except Exception as exc:
+            self._on_error("watcher callback", exc)
+
+    def _run(self) -> None:
+        while True:
+            for fd, _ev in self._epoll.poll():
+                if fd == self._wake_r:
+                    if self._stopping:
+                        return
+                    continue
+                self._fire(fd)
+
+    def drain(self) -> list[Callable[[], None]]:
+        """Stop the thread and hand back the callbacks that never fired (their fds are still
+        open); the caller runs them."""
+        self._stopping = True
+        os.write(self._wake_w, b"x")
+        if self._thread.is_alive():
+            self._thread.join()
+        with self._lock:
+            left = [fn for _mask, fn in self._callbacks.values()]
+            self._callbacks.clear()
+        return left
+
+    def close(self) -> None:
+        self._epoll.close()
+        for fd in (self._wake_r, self._wake_w):
+            os.close(fd)

@@ -1,0 +1,148 @@
+"""The simulated machine: physical memory, one i915 device, and the processes.
+
+``Machine()`` works with no arguments; keyword options tune the memory size, the seed of every
+random choice (frame-number base, mmap base, GPU addresses), and the platform.  Two machines
+built with the same seed behave identically.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from typing import Any
+
+from .. import trace
+from ..errors import EACCES, ENOENT, SimBug
+from ..mm import Mm, PhysMem
+from ..sync import Mutex
+from ..units import PAGE_SIZE
+from .files import FdTable, OpenFile
+from .process import Process
+
+__all__ = ["Machine", "Counters", "DEVICE_PATHS"]
+
+# The device nodes a process can open, and their DRM minor numbers.
+DEVICE_PATHS = {"/dev/dri/card0": 0, "/dev/dri/renderD128": 128}
+
+
+@dataclass(frozen=True, slots=True)
+class Counters:
+    """Everything that must return to zero when every process has exited."""
+
+    frames_used: int
+    pins: int
+    processes: int
+    open_files: int
+    objects: int
+    handles: int
+    offset_nodes: int
+    notifier_registrations: int
+    gpu_bindings: int
+
+    def leaks(self) -> dict[str, int]:
+        """The counters that are not zero."""
+        return {name: getattr(self, name) for name in self.__slots__ if getattr(self, name)}
+
+
+class Machine:
+    """A simulated computer with an i915 GPU."""
+
+    def __init__(self, *, memory: int = 1 << 30, seed: int = 0, platform: Any = None) -> None:
+        self.seed = seed
+        self.rng = random.Random(seed)
+        self.phys = PhysMem(memory // PAGE_SIZE, rng=self.rng)
+        self._lock = Mutex("machine.tasklist_lock")
+        self._processes: dict[int, Process] = {}
+        self._next_pid = 1000
+        self._mms: list[Mm] = []
+        self._device: Any = None
+        self._platform = platform
+
+    # -- the device ----------------------------------------------------------------------
+    @property
+    def device(self) -> Any:
+        """The i915 device (created on first use)."""
+        if self._device is None:
+            from ..gem import GemDevice
+
+            self._device = GemDevice(self.phys, rng=self.rng, platform=self._platform)
+        return self._device
+
+    def _open_path(self, path: str, flags: int) -> OpenFile:
+        minor = DEVICE_PATHS.get(path)
+        if minor is None:
+            raise ENOENT(path)
+        from ..uapi import DrmFd
+
+        if self.device is None:  # pragma: no cover - defensive
+            raise EACCES(path)
+        fd_file: OpenFile = DrmFd(self.device, minor)
+        return fd_file
+
+    # -- processes -----------------------------------------------------------------------
+    def spawn(self, name: str = "") -> Process:
+        """A new process with an empty address space and no open files."""
+        with self._lock:
+            pid = self._alloc_pid()
+            mm = Mm(self.phys, name=name or f"mm-{pid}", rng=self.rng)
+            self._mms.append(mm)
+            proc = Process(self, pid, mm, FdTable())
+            self._processes[pid] = proc
+        if trace.enabled:
+            trace.emit("process", "spawn", pid=pid)
+        return proc
+
+    def _alloc_pid(self) -> int:
+        pid = self._next_pid
+        self._next_pid += 1
+        return pid
+
+    def _fork(self, parent: Process) -> Process:
+        child_mm = parent.mm.fork()
+        files = parent.files.copy()
+        with self._lock:
+            pid = self._alloc_pid()
+            self._mms.append(child_mm)
+            child = Process(self, pid, child_mm, files, parent=parent)
+            self._processes[pid] = child
+        if trace.enabled:
+            trace.emit("process", "fork", parent=parent.pid, child=pid)
+        return child
+
+    def _reap(self, proc: Process) -> None:
+        with self._lock:
+            if self._processes.pop(proc.pid, None) is None:
+                raise SimBug(f"reaping unknown process {proc.pid}")
+
+    def processes(self) -> list[Process]:
+        with self._lock:
+            return list(self._processes.values())
+
+    def shutdown(self) -> None:
+        """Exit every process that is still running."""
+        for proc in self.processes():
+            proc.exit(0)
+
+    # -- accounting ----------------------------------------------------------------------
+    def counters(self) -> Counters:
+        dev = self._device
+        dev_counts = dev.counters() if dev is not None else {}
+        return Counters(
+            frames_used=self.phys.nr_used(),
+            pins=self.phys.nr_pinned(),
+            processes=len(self._processes),
+            open_files=sum(len(p.files) for p in self.processes()),
+            objects=dev_counts.get("objects", 0),
+            handles=dev_counts.get("handles", 0),
+            offset_nodes=dev_counts.get("offset_nodes", 0),
+            notifier_registrations=sum(_registrations(mm) for mm in self._mms),
+            gpu_bindings=dev_counts.get("gpu_bindings", 0),
+        )
+
+
+def _registrations(mm: Mm) -> int:
+    subs = mm.notifier_subscriptions
+    if subs is None:
+        return 0
+    count = getattr(subs, "nr_registrations", None)
+    return int(count()) if callable(count) else 0

@@ -1,0 +1,186 @@
+"""A simulated process: an address space, an fd table, and the system calls of the public API.
+
+Every method is a system call: it runs the core, and a :class:`~softgem.errors.KernelError`
+raised inside becomes ``OSError(errno)`` here, at the edge, and only here.  CPU loads and stores
+(:meth:`read`, :meth:`write`) raise :class:`~softgem.errors.Segfault` on a bad access instead,
+as the hardware would fault.  Any Python thread calling these methods is one of the process's
+threads; the core's own locks make that safe.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
+
+from .. import trace
+from ..errors import EINVAL, ESRCH, KernelError, to_oserror
+from ..mm import Mm
+from ..posix import MAP_ANONYMOUS, O_RDWR
+from ..units import PAGE_SHIFT, PAGE_SIZE
+from .files import FdTable, OpenFile
+
+if TYPE_CHECKING:
+    from .machine import Machine
+
+__all__ = ["Process", "syscall"]
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def syscall(fn: Callable[P, R]) -> Callable[P, R]:
+    """Run ``fn`` as a system call: KernelError leaves as OSError with the same errno."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return fn(*args, **kwargs)
+        except KernelError as err:
+            raise to_oserror(err) from None
+
+    return wrapper
+
+
+class Process:
+    """One simulated process (``struct task_struct`` with its ``mm`` and ``files``)."""
+
+    def __init__(self, machine: Machine, pid: int, mm: Mm, files: FdTable,
+                 parent: Process | None = None) -> None:
+        self.machine = machine
+        self.pid = pid
+        self.mm = mm
+        self.files = files
+        self.parent = parent
+        self.alive = True
+        self.exit_status: int | None = None
+
+    def __repr__(self) -> str:
+        return f"<Process {self.pid}{'' if self.alive else ' (dead)'}>"
+
+    def _check_alive(self) -> None:
+        if not self.alive:
+            raise ESRCH(f"process {self.pid} has exited")
+
+    # -- memory ----------------------------------------------------------------------------
+    @syscall
+    def mmap(self, addr: int, length: int, prot: int, flags: int, fd: int = -1,
+             offset: int = 0) -> int:
+        self._check_alive()
+        if offset & (PAGE_SIZE - 1) or offset < 0:
+            raise EINVAL("offset not page aligned")
+        if flags & MAP_ANONYMOUS:
+            return self.mm.mmap(addr, length, prot, flags)
+        f = self.files.get(fd)
+        try:
+            return self.mm.mmap(addr, length, prot, flags, file=f.mmap_file(),
+                                pgoff=offset >> PAGE_SHIFT)
+        finally:
+            self.files.put(f)
+
+    @syscall
+    def munmap(self, addr: int, length: int) -> None:
+        self._check_alive()
+        self.mm.munmap(addr, length)
+
+    @syscall
+    def mprotect(self, addr: int, length: int, prot: int) -> None:
+        self._check_alive()
+        self.mm.mprotect(addr, length, prot)
+
+    @syscall
+    def mremap(self, addr: int, old_len: int, new_len: int, flags: int = 0,
+               new_addr: int = 0) -> int:
+        self._check_alive()
+        return self.mm.mremap(addr, old_len, new_len, flags, new_addr)
+
+    @syscall
+    def madvise(self, addr: int, length: int, advice: int) -> None:
+        self._check_alive()
+        self.mm.madvise(addr, length, advice)
+
+    @syscall
+    def brk(self, new_brk: int) -> int:
+        self._check_alive()
+        return self.mm.brk(new_brk)
+
+    def read(self, addr: int, n: int) -> bytes:
+        """CPU loads of ``n`` bytes at ``addr`` (faults, zero page; Segfault when bad)."""
+        self._check_alive_cpu()
+        return self.mm.cpu_read(addr, n)
+
+    def write(self, addr: int, data: bytes | bytearray | memoryview) -> None:
+        """CPU stores (faults, copy-on-write; Segfault when bad)."""
+        self._check_alive_cpu()
+        self.mm.cpu_write(addr, data)
+
+    def _check_alive_cpu(self) -> None:
+        if not self.alive:
+            raise to_oserror(ESRCH(f"process {self.pid} has exited"))
+
+    # -- processes ---------------------------------------------------------------------------
+    @syscall
+    def fork(self) -> Process:
+        self._check_alive()
+        return self.machine._fork(self)
+
+    def exit(self, status: int = 0) -> None:
+        """Tear the process down the way ``do_exit`` does: the mm first, then the files."""
+        if not self.alive:
+            return
+        self.alive = False
+        self.exit_status = status
+        if trace.enabled:
+            trace.emit("process", "exit", pid=self.pid, status=status)
+        self.mm.exit_mmap()
+        self.files.close_all()
+        self.machine._reap(self)
+
+    # -- files -----------------------------------------------------------------------------
+    @syscall
+    def open(self, path: str, flags: int = O_RDWR) -> int:
+        self._check_alive()
+        f = self.machine._open_path(path, flags)
+        try:
+            return self.files.install(f)
+        except BaseException:
+            self.files.put(f)
+            raise
+
+    @syscall
+    def close(self, fd: int) -> None:
+        self._check_alive()
+        self.files.close(fd)
+
+    @syscall
+    def dup(self, fd: int) -> int:
+        self._check_alive()
+        return self.files.dup(fd)
+
+    @syscall
+    def ioctl(self, fd: int, request: int, arg: Any = 0) -> int:
+        """``ioctl(fd, request, arg)``: ``arg`` is a uapi ctypes struct (updated in place on
+        return, as the C caller's struct would be) or an int user address in this process."""
+        self._check_alive()
+        f = self.files.get(fd)
+        try:
+            return f.ioctl(self, request, arg)
+        finally:
+            self.files.put(f)
+
+    def file(self, fd: int) -> OpenFile:
+        """The open file behind ``fd`` (no reference taken: for inspection and tests)."""
+        f = self.files.get(fd)
+        self.files.put(f)
+        return f
+
+    def fd_install(self, f: OpenFile) -> int:
+        """Install a file the kernel created (a PRIME dma-buf, a sync_file) in the fd table."""
+        return self.files.install(f)
+
+    def fd_get(self, fd: int) -> OpenFile:
+        return self.files.get(fd)
+
+    def fd_put(self, f: OpenFile) -> None:
+        self.files.put(f)
+

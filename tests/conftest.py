@@ -1,0 +1,55 @@
+"""Test-wide settings: lockdep watches every test, Hypothesis runs without deadlines.
+
+Every test runs with lockdep enabled and a fresh dependency graph.  A lockdep report the test
+did not claim with ``lockdep.expect_reports(...)`` fails it: made during the test body it
+fails the test itself (``pytest_runtest_call`` below); made during fixture setup/teardown it
+fails at teardown.  Lockdep never raises inside the locking primitives, so a bad order is
+reported even though the run did not deadlock.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator, Iterator
+
+import pytest
+from hypothesis import settings
+
+from softgem.sync import lockdep
+
+settings.register_profile("ci", deadline=None)
+settings.load_profile("ci")
+
+
+def _describe(reports: list[lockdep.LockdepReport]) -> str:
+    head = f"{len(reports)} unexpected lockdep report(s) (claim deliberate ones with " \
+           "lockdep.expect_reports(...)):"
+    return "\n\n".join([head, *(r.message for r in reports)])
+
+
+@pytest.fixture(autouse=True)
+def _lockdep_watch() -> Iterator[None]:
+    lockdep.reset()
+    lockdep.enable()
+    yield
+    left = lockdep.reports()
+    lockdep.disable()
+    lockdep.reset()
+    if left:
+        pytest.fail(_describe(left), pytrace=False)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Generator[None, object, object]:
+    try:
+        result = yield
+    except BaseException:
+        left = lockdep.reports()
+        if left:      # the test failed anyway: show the reports too, as its own output
+            print(_describe(left))
+            lockdep.clear_reports()
+        raise
+    left = lockdep.reports()
+    if left:
+        lockdep.clear_reports()
+        pytest.fail(_describe(left), pytrace=False)
+    return result
