@@ -22,7 +22,8 @@ Interface the fault handler uses (keep it this small so the GPU issue can swap i
 ``fault_pin(obj, pgoff)``   bind the view that covers object page ``pgoff`` (NORMAL if it
                             fits without eviction, else a PARTIAL chunk with eviction),
                             pin its fence if tiled; returns a pinned ``ApertureBinding``
-``set_userfault(b, node)``  record that ``b`` is mapped through offset node ``node``
+``set_userfault_locked``    under ``lock``, with the PTE inserts: record that binding
+                            ``b`` is mapped through offset node ``node``
 ``unpin(b)``                drop the fault's pin
 ``revoke_object(obj)``      zap every faulted GTT range of ``obj`` (release_mmap_gtt)
 ``unbind_object(obj)``      revoke and unbind every view of ``obj`` (pages put, free,
@@ -218,13 +219,13 @@ class GgttAperture:
             return fence
         raise error_for(errno.ENOBUFS, "every fence register is pinned")
 
-    def set_userfault(self, b: ApertureBinding, node: OffsetNode) -> None:
-        """``b`` now has PTEs in user mappings of ``node``: revoke them on unbind."""
-        with self.lock:
-            b.node = node
-            if not b.userfault:
-                b.userfault = True
-                b.obj.userfault_count += 1
+    def set_userfault_locked(self, b: ApertureBinding, node: OffsetNode) -> None:
+        """``b`` now has PTEs in user mappings of ``node``: revoke them on unbind.  The caller
+        holds ``lock`` across inserting the PTEs and this call."""
+        b.node = node
+        if not b.userfault:
+            b.userfault = True
+            b.obj.userfault_count += 1
 
     def unpin(self, b: ApertureBinding) -> None:
         with self.lock:

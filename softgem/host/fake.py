@@ -75,14 +75,14 @@ class FakeBackend:
     def _version(task: HostTask, arg: int) -> int:
         _, _, _, *lens_ptrs = _VERSION.unpack(task.read(arg, _VERSION.size))
         task.check_valid()
-        lens = []
-        for (buf_len, ptr), value in zip(zip(lens_ptrs[0::2], lens_ptrs[1::2]), _FIELDS,
-                                         strict=True):
+        out: list[int] = []
+        for i, value in enumerate(_FIELDS):
+            buf_len, ptr = lens_ptrs[2 * i], lens_ptrs[2 * i + 1]
             n = min(buf_len, len(value))
             if n:
                 task.write(ptr, value[:n])
-            lens.append((len(value), ptr))
-        task.write(arg, _VERSION.pack(1, 6, 0, *(x for pair in lens for x in pair)))
+            out += (len(value), ptr)
+        task.write(arg, _VERSION.pack(1, 6, 0, *out))
         return 0
 
     @staticmethod

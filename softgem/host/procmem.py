@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import ctypes
 import errno as _errno
+import struct
+import threading
 from dataclasses import dataclass
 
 from ..errors import EFAULT, ESRCH, KernelError, error_for
@@ -22,17 +24,27 @@ from ..units import PAGE_SIZE, TASK_SIZE
 __all__ = ["HostVma", "read_cstring", "read_maps", "read_mem", "vmas_covering", "write_mem"]
 
 _libc = ctypes.CDLL(None, use_errno=True)
+_PROTO = ctypes.CFUNCTYPE(ctypes.c_ssize_t, ctypes.c_int, ctypes.c_void_p, ctypes.c_ulong,
+                          ctypes.c_void_p, ctypes.c_ulong, ctypes.c_ulong, use_errno=True)
+_readv = _PROTO(("process_vm_readv", _libc))
+_writev = _PROTO(("process_vm_writev", _libc))
+_IOVS = struct.Struct("<QQQQ")       # local iovec, remote iovec
+_SCRATCH = 1 << 16
 
 
-class _iovec(ctypes.Structure):
-    _fields_ = [("iov_base", ctypes.c_void_p), ("iov_len", ctypes.c_size_t)]
+class _Scratch(threading.local):
+    """Per-thread buffers, so a transfer is one foreign call and one copy (these calls are
+    on every ioctl's path)."""
+
+    def __init__(self) -> None:
+        self.buf = bytearray(_SCRATCH)
+        self.view = memoryview(self.buf)
+        self.addr = ctypes.addressof((ctypes.c_char * _SCRATCH).from_buffer(self.buf))
+        self.iov = bytearray(_IOVS.size)
+        self.iov_addr = ctypes.addressof((ctypes.c_char * _IOVS.size).from_buffer(self.iov))
 
 
-_libc.process_vm_readv.restype = ctypes.c_ssize_t
-_libc.process_vm_writev.restype = ctypes.c_ssize_t
-_libc.process_vm_readv.argtypes = _libc.process_vm_writev.argtypes = [
-    ctypes.c_int, ctypes.POINTER(_iovec), ctypes.c_ulong, ctypes.POINTER(_iovec),
-    ctypes.c_ulong, ctypes.c_ulong]
+_tls = _Scratch()
 
 
 def _check_range(addr: int, n: int) -> None:
@@ -50,18 +62,28 @@ def _fail(what: str, pid: int, addr: int, n: int, got: int) -> KernelError:
     return EFAULT(f"{what} pid {pid} [{addr:#x}, +{n:#x}): {max(got, 0)} bytes moved")
 
 
+def _transfer(fn: ctypes._CFuncPtr, pid: int, addr: int, n: int,
+              local: int) -> int:
+    s = _tls
+    _IOVS.pack_into(s.iov, 0, local, n, addr, n)
+    return int(fn(pid, s.iov_addr, 1, s.iov_addr + 16, 1, 0))
+
+
 def read_mem(pid: int, addr: int, n: int) -> bytes:
     """``n`` bytes of ``pid``'s memory at ``addr`` (all or EFAULT)."""
-    if n == 0:
+    if n <= 0:
         return b""
     _check_range(addr, n)
-    buf = ctypes.create_string_buffer(n)
-    local = _iovec(ctypes.cast(buf, ctypes.c_void_p), n)
-    remote = _iovec(addr, n)
-    got = _libc.process_vm_readv(pid, ctypes.byref(local), 1, ctypes.byref(remote), 1, 0)
+    if n <= _SCRATCH:
+        got = _transfer(_readv, pid, addr, n, _tls.addr)
+        if got != n:
+            raise _fail("read", pid, addr, n, got)
+        return bytes(_tls.view[:n])
+    big = ctypes.create_string_buffer(n)
+    got = _transfer(_readv, pid, addr, n, ctypes.addressof(big))
     if got != n:
         raise _fail("read", pid, addr, n, got)
-    return buf.raw
+    return big.raw
 
 
 def write_mem(pid: int, addr: int, data: bytes | bytearray | memoryview) -> None:
@@ -70,10 +92,12 @@ def write_mem(pid: int, addr: int, data: bytes | bytearray | memoryview) -> None
     if n == 0:
         return
     _check_range(addr, n)
-    buf = ctypes.create_string_buffer(bytes(data), n)
-    local = _iovec(ctypes.cast(buf, ctypes.c_void_p), n)
-    remote = _iovec(addr, n)
-    got = _libc.process_vm_writev(pid, ctypes.byref(local), 1, ctypes.byref(remote), 1, 0)
+    if n <= _SCRATCH:
+        _tls.view[:n] = data
+        got = _transfer(_writev, pid, addr, n, _tls.addr)
+    else:
+        big = ctypes.create_string_buffer(bytes(data), n)
+        got = _transfer(_writev, pid, addr, n, ctypes.addressof(big))
     if got != n:
         raise _fail("write", pid, addr, n, got)
 

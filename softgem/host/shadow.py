@@ -33,7 +33,9 @@ PCI_ID = (0x8086, 0x1912)     # Intel, Skylake GT2 (gen9, LLC)
 DEVICE_NODES: dict[str, int] = {"/dev/dri/card0": 0, "/dev/dri/renderD128": 128}
 
 _ROOTS = ("/dev/dri", "/sys/dev/char/226:0", "/sys/dev/char/226:128", PCI_DEVICE,
-          "/sys/class/drm", "/sys/bus/pci/drivers/i915", "/sys/module/i915")
+          "/sys/class/drm", "/sys/bus/pci/drivers/i915", "/sys/module/i915",
+          "/sys/kernel/debug")
+_DEBUGFS_NAME = f"i915 dev={PCI_SLOT} unique={PCI_SLOT}\n"
 
 
 def _minor_files(name: str, minor: int) -> dict[str, str | tuple[str]]:
@@ -47,6 +49,7 @@ def _minor_files(name: str, minor: int) -> dict[str, str | tuple[str]]:
         f"/sys/dev/char/{DRM_MAJOR}:{minor}": (f"../../devices/pci0000:00/{PCI_SLOT}/drm/{name}",),
         f"/sys/class/drm/{name}": (f"../../devices/pci0000:00/{PCI_SLOT}/drm/{name}",),
         f"/dev/dri/{name}": "",
+        f"/sys/kernel/debug/dri/{minor}/name": _DEBUGFS_NAME,
     }
 
 
@@ -69,6 +72,10 @@ def _layout() -> dict[str, str | tuple[str]]:
         "/sys/module/i915/initstate": "live\n",
         "/sys/module/i915/parameters/reset": "2\n",
         "/sys/module/i915/parameters/enable_guc": "0\n",
+        # debugfs (a whole shadowed mount point: IGT mounts debugfs itself when it finds
+        # none, which must not happen to the host)
+        "/sys/kernel/debug/dri/0/i915_gem_drop_caches": "0x000001ff\n",
+        "/sys/kernel/debug/dri/0/i915_params/reset": "2\n",
     }
     spec.update(_minor_files("card0", 0))
     spec.update(_minor_files("renderD128", 128))

@@ -50,6 +50,14 @@ class FileMapping:
         if last and self._release is not None:
             self._release()
 
+    def link_locked(self, vma: Vma) -> None:
+        """As :meth:`link`, with ``i_mmap_lock`` already held for write."""
+        self._vmas[vma] = None
+
+    def unlink_locked(self, vma: Vma) -> None:
+        """Drop a VMA merged into a neighbour that still maps the file (never the last)."""
+        self._vmas.pop(vma, None)
+
     def vmas(self) -> list[Vma]:
         """The VMAs mapping this file now (a snapshot)."""
         with self.i_mmap_lock.read():

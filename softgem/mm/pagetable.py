@@ -88,6 +88,16 @@ class PageTable:
             return [i for i in range(first, last + 1) if i in tables]
         return sorted(i for i in self.tables if first <= i <= last)
 
+    def any_table(self, vpn_start: int, vpn_end: int) -> bool:
+        """Whether any table overlaps ``[vpn_start, vpn_end)`` (a cheap pre-check)."""
+        if not self.tables or vpn_start >= vpn_end:
+            return False
+        first = vpn_start >> _VPN_PER_TABLE_SHIFT
+        last = (vpn_end - 1) >> _VPN_PER_TABLE_SHIFT
+        if first == last:
+            return first in self.tables
+        return True
+
     def items(self, vpn_start: int, vpn_end: int) -> Iterator[tuple[int, int]]:
         """(vpn, pte) of present ptes in ``[vpn_start, vpn_end)``, ascending.  Do not mutate
         the table while iterating."""

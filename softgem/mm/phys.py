@@ -52,8 +52,20 @@ _ZERO_ROW = 0
 class PhysMem:
     """The machine's page frames.  Thread safe; ``phys_lock`` is innermost in the lock order."""
 
-    __slots__ = ("base_pfn", "data", "nr_frames", "zero_pfn", "_flags", "_free", "_lock",
-                 "_nr_pinned", "_nr_used", "_pin", "_ref", "_watermark")
+    __slots__ = (
+        "_flags",
+        "_free",
+        "_lock",
+        "_nr_pinned",
+        "_nr_used",
+        "_pin",
+        "_ref",
+        "_watermark",
+        "base_pfn",
+        "data",
+        "nr_frames",
+        "zero_pfn",
+    )
 
     def __init__(self, nr_frames: int = 262144, *, rng: random.Random | None = None) -> None:
         if nr_frames < 2:
@@ -90,16 +102,17 @@ class PhysMem:
 
     def page(self, pfn: Pfn | int) -> npt.NDArray[np.uint8]:
         """A writable view of one frame (never hand out the zero page for writing)."""
-        return self.data[self.index(pfn)]
+        row: npt.NDArray[np.uint8] = self.data[self.index(pfn)]
+        return row
 
     def read(self, pfn: Pfn | int, offset: int, n: int) -> bytes:
-        if not (0 <= offset and n >= 0 and offset + n <= PAGE_SIZE):
+        if not (offset >= 0 and n >= 0 and offset + n <= PAGE_SIZE):
             raise SimBug(f"read of [{offset}, {offset + n}) outside a page")
         return self.data[self.index(pfn), offset:offset + n].tobytes()
 
     def write(self, pfn: Pfn | int, offset: int, data: bytes | bytearray | memoryview) -> None:
         n = len(data)
-        if not (0 <= offset and offset + n <= PAGE_SIZE):
+        if not (offset >= 0 and offset + n <= PAGE_SIZE):
             raise SimBug(f"write of [{offset}, {offset + n}) outside a page")
         i = self.index(pfn)
         if i == _ZERO_ROW:

@@ -156,7 +156,7 @@ class VmaTree:
         """The highest start ``s`` with ``[s, s+length)`` free inside ``[low, high)``."""
         gaps = self._gaps
         for gs in gaps.irange(maximum=high, inclusive=(True, False), reverse=True):
-            ge = gaps[gs]
+            ge: int = gaps[gs]
             top = min(ge, high)
             if top <= low:
                 return None
@@ -168,11 +168,13 @@ class VmaTree:
         """The lowest start ``s`` with ``[s, s+length)`` free inside ``[low, high)``."""
         gaps = self._gaps
         i = max(gaps.bisect_right(low) - 1, 0)
+        gs: int
         for gs in gaps.islice(i):
             if gs >= high:
                 return None
             bottom = max(gs, low)
-            if min(gaps[gs], high) - bottom >= length:
+            ge: int = gaps[gs]
+            if min(ge, high) - bottom >= length:
                 return bottom
         return None
 
@@ -181,7 +183,7 @@ class VmaTree:
         if i < 0:
             return False
         gs, ge = self._gaps.peekitem(i)
-        return gs <= start and end <= ge
+        return bool(gs <= start and end <= ge)
 
     def nr_gaps(self) -> int:
         return len(self._gaps)

@@ -255,6 +255,8 @@ class IntervalTree(Generic[N]):
         runs = self._runs
         if len(runs) == 1:
             runs[0].collect(start, end, out)
+            if not out:
+                return []
         else:
             classes_hit = 0
             for run in runs:

@@ -99,16 +99,6 @@ class NotifierMm(Protocol):
     mmap_lock: RwSem
 
 
-def _map_acquire() -> None:
-    if lockdep.enabled:                # the hot path skips even the call when disabled
-        RANGE_START_MAP.acquire()
-
-
-def _map_release() -> None:
-    if lockdep.enabled:
-        RANGE_START_MAP.release()
-
-
 def map_might_wait() -> None:
     """Tell lockdep the caller may wait for a running invalidation (read_begin, remove)."""
     if lockdep.enabled:
@@ -152,7 +142,9 @@ class MmuNotifierSubscriptions:
     def invalidate_range_start(self, rng: NotifierRange) -> None:
         """Raises EAGAIN when a callback refuses a non-blockable range; then the range is
         already ended here and the caller must not call :meth:`invalidate_range_end`."""
-        _map_acquire()
+        annotate = lockdep.enabled          # the hot path: one flag test when lockdep is off
+        if annotate:
+            RANGE_START_MAP.acquire()
         try:
             if self.has_itree:
                 self._itree_invalidate(rng)
@@ -166,17 +158,21 @@ class MmuNotifierSubscriptions:
                         self._itree_inv_end(rng)
                     raise
         finally:
-            _map_release()
+            if annotate:
+                RANGE_START_MAP.release()
 
     def invalidate_range_end(self, rng: NotifierRange) -> None:
-        _map_acquire()
+        annotate = lockdep.enabled
+        if annotate:
+            RANGE_START_MAP.acquire()
         try:
             if self.has_itree:
                 self._itree_inv_end(rng)
             if self.hlist:
                 self._hlist_invalidate_end(rng)
         finally:
-            _map_release()
+            if annotate:
+                RANGE_START_MAP.release()
 
     def release(self, mm: Any) -> None:
         """``exit_mmap``: every interval sees a RELEASE over everything, then whole-mm

@@ -95,7 +95,7 @@ class Fence:
         self._lock = threading.Lock()
         self._signaled = False
         self._error = 0
-        self._callbacks: list[Callable[[Fence], None]] | None = []
+        self._callbacks: list[Callable[[Fence], object]] | None = []
         self._wq = WaitQueue(f"fence {name}")
 
     # -- state -----------------------------------------------------------------------------
@@ -139,7 +139,7 @@ class Fence:
         finally:
             fence_end_signalling(cookie)
 
-    def _run_callbacks(self, callbacks: list[Callable[[Fence], None]]) -> None:
+    def _run_callbacks(self, callbacks: list[Callable[[Fence], object]]) -> None:
         """Run every callback even if one raises; then raise the first failure."""
         failure: BaseException | None = None
         for fn in callbacks:
@@ -150,7 +150,7 @@ class Fence:
         if failure is not None:
             raise SimBug(f"fence {self.name}: a signal callback raised") from failure
 
-    def add_callback(self, fn: Callable[[Fence], None]) -> bool:
+    def add_callback(self, fn: Callable[[Fence], object]) -> bool:
         """Call ``fn(fence)`` when signalled; False (and no call) if it already is."""
         with self._lock:
             if self._callbacks is None:
@@ -158,7 +158,7 @@ class Fence:
             self._callbacks.append(fn)
             return True
 
-    def remove_callback(self, fn: Callable[[Fence], None]) -> bool:
+    def remove_callback(self, fn: Callable[[Fence], object]) -> bool:
         """Forget one registration of ``fn``; False if absent or already signalled."""
         with self._lock:
             if self._callbacks is None or fn not in self._callbacks:

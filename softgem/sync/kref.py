@@ -1,4 +1,18 @@
-"""Kref: a reference count with get-unless-zero, and a release on the last put."""
+"""Kref: a reference count with get-unless-zero, and a release on the last put.
+
+``_count``, changed only under ``_lock``:
+
+=========  ==================================================================================
+count      meaning
+=========  ==================================================================================
+> 0        live: ``get``/``get_unless_zero``/``put`` allowed
+0          released (the put that reached 0 ran ``release``, outside the lock, exactly once):
+           ``get_unless_zero`` is False, ``get`` and ``put`` are bugs
+=========  ==================================================================================
+
+A lookup that races with the last put must use ``get_unless_zero`` under the lock that
+protects the lookup structure, as in the kernel.
+"""
 
 from __future__ import annotations
 

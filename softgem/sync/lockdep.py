@@ -146,7 +146,7 @@ def _check_acquire(held: list[HeldLock], cls: LockClass, read: bool, subclass: i
     def chain() -> Chain:
         return capture_chain(held, describe(cls, subclass, read))
 
-    for h in list(held):
+    for h in held:
         cycle = _graph.add(h.key, key, chain)
         if cycle is not None:
             intro = acquire_intro(describe(cls, subclass, read, caller_site()), held)

@@ -28,7 +28,7 @@ __all__ = ["Mutex", "SpinLock"]
 class Mutex:
     """A sleeping exclusive lock (``struct mutex``).  Not recursive: re-locking is a bug."""
 
-    __slots__ = ("_lock", "_owner", "lock_class")
+    __slots__ = ("_lock", "_owner", "_what", "lock_class")
     _kind = "mutex"
     _spin = False
 
@@ -36,12 +36,13 @@ class Mutex:
         self.lock_class: LockClass = lock_class(name, self._kind)
         self._lock = threading.Lock()
         self._owner: int | None = None
+        self._what = f"{self._kind} {name}"     # might_sleep's label, built once
 
     def lock(self, subclass: int = 0) -> None:
         """Take the lock; ``subclass`` is ``mutex_lock_nested``'s (for same-class nesting)."""
         me = threading.get_ident()
         if not self._spin:
-            lockdep.might_sleep(f"{self._kind} {self.lock_class.name}")
+            lockdep.might_sleep(self._what)
         lockdep.lock_acquire(self.lock_class, spin=self._spin, subclass=subclass, lock=self)
         if self._owner == me:
             raise SimBug(f"recursive locking of {self.lock_class}")

@@ -37,7 +37,7 @@ __all__ = ["RwSem", "RwLock"]
 class RwSem:
     """A sleeping reader/writer lock; ``with sem:`` takes it for write."""
 
-    __slots__ = ("_cv", "_readers", "_writer", "_writers_waiting", "lock_class")
+    __slots__ = ("_cv", "_readers", "_what", "_writer", "_writers_waiting", "lock_class")
     _kind = "rwsem"
     _spin = False
     _recursive_read = False
@@ -48,11 +48,12 @@ class RwSem:
         self._readers: dict[int, int] = {}
         self._writer: int | None = None
         self._writers_waiting = 0
+        self._what = f"{self._kind} {name}"     # might_sleep's label, built once
 
     # -- read side -------------------------------------------------------------------------
     def down_read(self, subclass: int = 0) -> None:
         if not self._spin:
-            lockdep.might_sleep(f"{self._kind} {self.lock_class.name}")
+            lockdep.might_sleep(self._what)
         lockdep.lock_acquire(self.lock_class, read=True, spin=self._spin, subclass=subclass,
                              lock=self)
         me = threading.get_ident()
@@ -98,7 +99,7 @@ class RwSem:
     # -- write side ------------------------------------------------------------------------
     def down_write(self, subclass: int = 0) -> None:
         if not self._spin:
-            lockdep.might_sleep(f"{self._kind} {self.lock_class.name}")
+            lockdep.might_sleep(self._what)
         lockdep.lock_acquire(self.lock_class, spin=self._spin, subclass=subclass, lock=self)
         me = threading.get_ident()
         with self._cv:

@@ -33,11 +33,12 @@ class WaitQueue:
     happens between a waiter's check and its sleep is never lost.
     """
 
-    __slots__ = ("_cv", "name")
+    __slots__ = ("_cv", "_what", "name")
 
     def __init__(self, name: str) -> None:
         self.name = name
         self._cv = threading.Condition(threading.Lock())
+        self._what = f"wait_event {name}"       # might_sleep's label, built once
 
     def wait_event(self, cond: Callable[[], bool], timeout: float | None = None) -> bool:
         """Sleep until ``cond()``; False if ``timeout`` seconds passed first.
@@ -45,7 +46,7 @@ class WaitQueue:
         Like the kernel's ``wait_event``, this counts as a sleep for lockdep even when the
         condition already holds: the bug (waiting under a spinlock) is there either way.
         """
-        lockdep.might_sleep(f"wait_event {self.name}")
+        lockdep.might_sleep(self._what)
         if cond():
             return True
         deadline = None if timeout is None else time.monotonic() + timeout

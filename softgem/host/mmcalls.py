@@ -1,0 +1,150 @@
+"""Address-space changes and process lifecycle calls, turned into backend events.
+
+Each trapped call is reported to ``backend.mm_event`` with the notifier event the kernel
+would raise (semantics.md section 8) *before* the call proceeds -- the program's thread is
+blocked meanwhile -- and then continues.  These calls are hot (allocators munmap and madvise
+all the time), so each handler does arithmetic on the registers and nothing else; only a
+shrinking ``brk`` reads ``/proc/PID/maps``.  Calls the kernel will refuse (unaligned, empty)
+raise no event.  ``mmap`` of a device fd fails with ENODEV (CPU mappings of GEM objects are
+not served in host mode yet; see docs/host-mode.md).
+"""
+
+from __future__ import annotations
+
+import struct
+
+from ..errors import ENODEV, KernelError
+from ..mm.notify import NotifyEvent
+from ..posix import (
+    MADV_DONTNEED,
+    MADV_FREE,
+    MADV_REMOVE,
+    MAP_ANONYMOUS,
+    MAP_FIXED,
+    MAP_FIXED_NOREPLACE,
+    MREMAP_FIXED,
+    MREMAP_MAYMOVE,
+)
+from ..units import TASK_SIZE, page_align
+from .listener import Notification
+from .paths import signed32
+from .services import Handler, Reply, Services
+from .syscalls import CLONE_VM, MADV_DONTNEED_LOCKED, NR
+
+__all__ = ["CLEARING_ADVICE", "MmCalls"]
+
+#: madvise advice values that zap pages (the filter traps only these)
+CLEARING_ADVICE = (MADV_DONTNEED, MADV_FREE, MADV_REMOVE, MADV_DONTNEED_LOCKED)
+_U64 = struct.Struct("<Q")
+UNMAP, CLEAR = NotifyEvent.UNMAP, NotifyEvent.CLEAR
+
+
+def _range(addr: int, length: int) -> tuple[int, int] | None:
+    """The page range a (start, length) argument covers, or None if the kernel refuses it."""
+    if addr & 0xFFF or length == 0:
+        return None
+    end = addr + page_align(length)
+    return (addr, end) if end <= TASK_SIZE + 0x1000 and end > addr else None
+
+
+class MmCalls:
+    def __init__(self, svc: Services) -> None:
+        self.svc = svc
+        self._warned = False
+
+    def table(self) -> dict[int, Handler]:
+        def fork(n: Notification) -> Reply:
+            return self._event(n, NotifyEvent.PROTECTION_PAGE, 0, TASK_SIZE, "fork")
+
+        return {
+            NR["munmap"]: lambda n: self._ranged(n, UNMAP, n.args[0], n.args[1], "munmap"),
+            NR["mprotect"]: self.sys_mprotect, NR["pkey_mprotect"]: self.sys_mprotect,
+            NR["madvise"]: self.sys_madvise, NR["mremap"]: self.sys_mremap,
+            NR["mmap"]: self.sys_mmap, NR["brk"]: self.sys_brk,
+            NR["clone"]: fork, NR["fork"]: fork, NR["clone3"]: self.sys_clone3,
+            NR["execve"]: self.sys_execve, NR["execveat"]: self.sys_execve,
+            NR["exit_group"]: lambda n: self._event(n, UNMAP, 0, TASK_SIZE, "exit_group"),
+        }
+
+    def _event(self, n: Notification, event: NotifyEvent, start: int, end: int,
+               cause: str) -> Reply:
+        svc = self.svc
+        if svc.trace:
+            svc.trace(f"pid {n.pid}: {cause} -> {event.name} [{start:#x}, {end:#x})")
+        try:
+            svc.backend.mm_event(svc.procs.task(n), event, start, end, cause)
+        except Exception as exc:      # an event must never fail the program's call
+            svc.warn(f"softgem: mm_event({cause}) failed: {exc!r}")
+        return None
+
+    def _ranged(self, n: Notification, event: NotifyEvent, addr: int, length: int,
+                cause: str) -> Reply:
+        rng = _range(addr, length)
+        return None if rng is None else self._event(n, event, rng[0], rng[1], cause)
+
+    def sys_mprotect(self, n: Notification) -> Reply:
+        return self._ranged(n, NotifyEvent.PROTECTION_VMA, n.args[0], n.args[1], "mprotect")
+
+    def sys_madvise(self, n: Notification) -> Reply:
+        if n.args[2] & 0xFFFFFFFF not in CLEARING_ADVICE:
+            return None
+        return self._ranged(n, CLEAR, n.args[0], n.args[1], "madvise")
+
+    def sys_mremap(self, n: Notification) -> Reply:
+        old, old_len, new_len, flags, new_addr = n.args[:5]
+        if old & 0xFFF:
+            return None
+        old_len, new_len = page_align(old_len), page_align(new_len)
+        if flags & MREMAP_FIXED:
+            self._ranged(n, UNMAP, new_addr, new_len, "mremap")
+            return self._ranged(n, UNMAP, old, old_len, "mremap") if old_len else None
+        if new_len < old_len:
+            return self._ranged(n, UNMAP, old + new_len, old_len - new_len, "mremap")
+        if new_len > old_len and flags & MREMAP_MAYMOVE and old_len:
+            return self._ranged(n, UNMAP, old, old_len, "mremap")   # it may move
+        return None
+
+    def sys_mmap(self, n: Notification) -> Reply:
+        addr, length, _prot, flags, fd = n.args[:5]
+        if not flags & MAP_ANONYMOUS and self.svc.files.peek(n.pid, signed32(fd)) is not None:
+            if not self._warned:
+                self._warned = True
+                self.svc.warn("softgem: mmap of a DRM device fd is not supported in host mode "
+                              "yet; failing it with ENODEV")
+            raise ENODEV("mmap of a device fd in host mode")
+        if flags & MAP_FIXED and not flags & MAP_FIXED_NOREPLACE:
+            return self._ranged(n, UNMAP, addr, length, "mmap")
+        return None
+
+    def sys_brk(self, n: Notification) -> Reply:
+        new = n.args[0]
+        if new == 0:
+            return None
+        mm = self.svc.procs.task(n).mm
+        shrinking = new < mm.brk_hint
+        mm.brk_hint = new
+        if not shrinking:
+            return None
+        try:
+            heap = next((v for v in mm.vmas() if v.path == "[heap]"), None)
+        except KernelError:
+            return None
+        start = page_align(new)
+        if heap is None or start >= heap.end:
+            return None
+        return self._event(n, UNMAP, max(start, heap.start), heap.end, "brk")
+
+    def sys_clone3(self, n: Notification) -> Reply:
+        try:
+            (flags,) = _U64.unpack(self.svc.procs.task(n).read(n.args[0], 8))
+        except KernelError:
+            return None
+        if flags & CLONE_VM:
+            return None
+        return self._event(n, NotifyEvent.PROTECTION_PAGE, 0, TASK_SIZE, "fork")
+
+    def sys_execve(self, n: Notification) -> Reply:
+        self._event(n, UNMAP, 0, TASK_SIZE, "execve")
+        # Last: any trap of this thread after the mark is taken as "after the execve".
+        self.svc.procs.exec_started(self.svc.procs.task(n))
+        return None

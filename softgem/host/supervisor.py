@@ -1,0 +1,192 @@
+"""The supervisor: start the program under the filter, serve its trapped calls, clean up.
+
+Serving is the one long core loop of host mode (``Supervisor._worker``).  Several worker
+threads serve at once -- the program may be multi-threaded, and one slow ioctl must not stall
+its other threads -- in a leader/followers pattern: one worker at a time holds the listener
+(waits for it to be readable, receives one notification), then lets the next worker take
+it and serves what it received.
+
+Why not every worker blocking in ``SECCOMP_IOCTL_NOTIF_RECV`` at once: RECV sleeps until a
+notification arrives and cannot be woken otherwise (the listener hanging up does not wake
+it), so at the end of the run all but one would be stuck forever.  Receiving only after
+``poll`` said readable, one thread at a time, RECV either returns a notification or
+ENOENT (the target was killed meanwhile) and never sleeps.  Why not one receiving thread
+handing work to a pool: a thread switch per call, which is most of a round trip's cost.
+
+Answers (services.py): CONTINUE unless a handler claims the call; a KernelError becomes the
+call's errno; a bug in a handler is reported on stderr and the call continues, so nothing the
+program does can take the supervisor down.  A target that dies mid-call makes the answer fail
+with ENOENT, which is ignored.
+
+Shutdown: the reaper (launch.py) reports the program's status, then empties the tree and
+exits; with no task left using the filter the listener hangs up, the workers return, and the
+watcher hands back whatever never fired (files still open in processes outside the tree,
+processes whose end it did not see yet), which is released then.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+from collections.abc import Callable, Mapping, Sequence
+
+from ..errors import KernelError
+from ..posix import MAP_ANONYMOUS, MAP_FIXED
+from ..sync import Mutex
+from .backend import HostBackend
+from .devices import DeviceCalls
+from .drmfile import FileTable
+from .fsinfo import FsInfoCalls
+from .launch import Launched, launch
+from .listener import Listener, Notification
+from .mmcalls import CLEARING_ADVICE, MmCalls
+from .paths import PathResolver
+from .proctable import ProcessTable
+from .seccomp import ArgTest, probe_kernel, probe_listener, trap_filter
+from .services import Answered, Handler, Services
+from .shadow import Shadow
+from .syscalls import CLONE_VM, NAMES, NR
+from .watcher import Watcher
+
+__all__ = ["FILTER_ALWAYS", "FILTER_WHEN", "Supervisor", "run"]
+
+#: system calls always sent to the supervisor
+FILTER_ALWAYS = tuple(NR[name] for name in (
+    "open", "openat", "openat2", "stat", "lstat", "fstat", "newfstatat", "statx", "access",
+    "faccessat", "faccessat2", "readlink", "readlinkat", "munmap", "mremap", "mprotect",
+    "pkey_mprotect", "brk", "fork", "clone3", "execve", "execveat", "exit_group"))
+#: system calls sent only when an argument says they may matter
+FILTER_WHEN = {
+    NR["ioctl"]: ArgTest(1, 0xFF00, (ord("d") << 8,)),                     # DRM ioctls only
+    NR["mmap"]: ArgTest(3, MAP_FIXED | MAP_ANONYMOUS, (0, MAP_FIXED, MAP_FIXED | MAP_ANONYMOUS)),
+    NR["clone"]: ArgTest(0, CLONE_VM, (0,)),                               # fork-like only
+    NR["madvise"]: ArgTest(2, 0xFFFFFFFF, CLEARING_ADVICE),
+}
+
+
+def _stderr(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
+class Supervisor:
+    """One run of one program.  ``errors`` collects internal errors (tests expect none)."""
+
+    def __init__(self, backend: HostBackend, *, trace: Callable[[str], None] | None = None,
+                 workers: int = 4, warn: Callable[[str], None] = _stderr) -> None:
+        self.backend = backend
+        self.trace = trace
+        self.nworkers = max(1, workers)
+        self.warn = warn
+        self.errors: list[str] = []
+        self._recv_lock = Mutex("host.listener")
+        self._done = False
+        self._table: dict[int, Handler] = {}
+        self._listener: Listener | None = None
+
+    def report(self, where: str, exc: BaseException) -> None:
+        line = f"softgem: internal error in {where}: {exc!r}"
+        self.errors.append(line)
+        self.warn(line)
+
+    def run(self, argv: Sequence[str], env: Mapping[str, str] | None = None) -> int:
+        """Run the program to the end of its whole process tree; its exit status."""
+        sizes = probe_kernel()
+        launched = launch(argv, trap_filter(FILTER_ALWAYS, FILTER_WHEN), env)
+        try:
+            listener = Listener(launched.listener, probe_listener(launched.listener, sizes))
+        except BaseException:
+            launched.kill()
+            launched.wait_tree()
+            launched.close()
+            os.close(launched.listener)
+            raise
+        return self._serve_run(launched, listener)
+
+    def _serve_run(self, launched: Launched, listener: Listener) -> int:
+        watcher = Watcher(self.report)
+        shadow = Shadow()
+        svc = Services(listener, self.backend,
+                       FileTable(watcher, self.backend.open_file, self.backend.release_file),
+                       ProcessTable(self.backend, watcher, listener, self.report),
+                       shadow, PathResolver(shadow), self.trace, self.warn)
+        devices = DeviceCalls(svc)
+        self._table = {**devices.table(), **FsInfoCalls(svc, devices).table(),
+                       **MmCalls(svc).table()}
+        self._listener = listener
+        watcher.start()
+        threads = [threading.Thread(target=self._worker, name=f"softgem-worker-{i}",
+                                    daemon=True) for i in range(self.nworkers)]
+        for t in threads:
+            t.start()
+        launched.go()
+        try:
+            status = launched.wait_status()
+            launched.wait_tree()
+        finally:
+            listener.stop()
+            for t in threads:
+                t.join()
+            for fn in watcher.drain():
+                self._safely(fn)
+            listener.close()
+            watcher.close()
+            launched.close()
+            shadow.destroy()
+        return status
+
+    def _safely(self, fn: Callable[[], None]) -> None:
+        try:
+            fn()
+        except Exception as exc:
+            self.report("cleanup", exc)
+
+    def _worker(self) -> None:
+        listener = self._listener
+        assert listener is not None
+        while True:
+            with self._recv_lock:
+                if self._done:
+                    return
+                if not listener.wait():
+                    self._done = True
+                    return
+                try:
+                    notif = listener.recv()
+                except OSError as exc:
+                    self.report("recv", exc)
+                    self._done = True
+                    return
+            if notif is not None:
+                self._serve(listener, notif)
+
+    def _serve(self, listener: Listener, n: Notification) -> None:
+        handler = self._table.get(n.nr)
+        try:
+            reply = None if handler is None else handler(n)
+            if reply is None:
+                listener.proceed(n.id)
+            elif not isinstance(reply, Answered):
+                listener.reply(n.id, reply)
+            return
+        except KernelError as err:
+            code = err.errno
+        except Exception as exc:
+            self.report(NAMES.get(n.nr, str(n.nr)), exc)
+            code = 0
+        try:
+            if code:
+                listener.fail(n.id, code)
+            else:
+                listener.proceed(n.id)
+        except OSError as exc:
+            self.report("answer", exc)
+
+def run(argv: Sequence[str], backend: HostBackend, *,
+        trace: Callable[[str], None] | None = None) -> int:
+    """Run ``argv`` with ``/dev/dri/card0`` and ``/dev/dri/renderD128`` served by ``backend``;
+    return its exit status (128+signal if it was killed).
+
+    Raises HostUnsupported when the kernel lacks seccomp user notification, CONTINUE or
+    ADDFD(+SEND), or the program could not install the filter."""
+    return Supervisor(backend, trace=trace).run(argv)

@@ -1,0 +1,124 @@
+"""Loads and stores into an address space: the program's own (a bad one is a Segfault) and
+the kernel's ``copy_from_user`` / ``copy_to_user`` (a bad one is EFAULT).
+
+Data moves one page-sized numpy slice at a time, never byte by byte.  The copy runs under
+the page-table lock, so the frame behind a pte cannot be zapped and recycled in the middle
+of the copy (the kernel gets the same guarantee from the TLB flush that precedes freeing).
+When a pte is missing or read-only for a write, the lock is dropped, the page is faulted
+in, and the copy resumes where it stopped.  As in the kernel, bytes before a failing page
+have already been stored when the error is raised.
+
+A fault handler's SIGBUS becomes :class:`Sigbus` for the program; running out of memory
+in a fault raises ENOMEM (the kernel would invoke the OOM killer).
+
+Permissions follow x86: any of read/write/exec makes a page readable (the hardware cannot
+express write-only), a store needs VM_WRITE.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from ..errors import EFAULT, ENOMEM, Segfault, Sigbus
+from ..units import PAGE_MASK, PAGE_SHIFT, PAGE_SIZE, TASK_SIZE
+from .fault import FaultFailed, handle_mm_fault
+from .pagetable import PTE_WRITE
+from .vma import VM_ACCESS_FLAGS, VM_WRITE
+
+if TYPE_CHECKING:
+    from .mm import Mm
+    from .vma import Vma
+
+__all__ = ["read_mem", "write_mem", "access_ok"]
+
+
+def access_ok(addr: int, size: int) -> bool:
+    """The whole range lies in user space and does not wrap."""
+    return addr >= 0 and size >= 0 and size <= TASK_SIZE and addr <= TASK_SIZE - size
+
+
+def _fail(addr: int, write: bool, kernel: bool, reason: str, sigbus: bool = False) -> None:
+    if kernel:
+        raise EFAULT(f"{'write' if write else 'read'} at {addr:#x}: {reason}")
+    if sigbus:
+        raise Sigbus(addr, write, reason)
+    raise Segfault(addr, write, reason)
+
+
+def read_mem(mm: Mm, addr: int, n: int, kernel: bool) -> bytes:
+    if n <= 0:
+        return b""
+    out = bytearray(n)
+    _access(mm, addr, n, None, memoryview(out), kernel)
+    return bytes(out)
+
+
+def write_mem(mm: Mm, addr: int, data: bytes | bytearray | memoryview, kernel: bool) -> None:
+    n = len(data)
+    if n == 0:
+        return
+    src = np.frombuffer(data, dtype=np.uint8, count=n)
+    _access(mm, addr, n, src, None, kernel)
+
+
+def _access(mm: Mm, addr: int, n: int, src: np.ndarray | None, out: memoryview | None,
+            kernel: bool) -> None:
+    write = src is not None
+    if not access_ok(addr, n):
+        _fail(max(addr, 0) if addr < TASK_SIZE else addr, write, kernel, "outside user space")
+    end = addr + n
+    mm.mmap_lock.down_read()
+    try:
+        pos = addr
+        while pos < end:
+            vma = mm.tree.lookup(pos)
+            if vma is None:
+                _fail(pos, write, kernel, "unmapped")
+                return
+            if not vma.flags & (VM_WRITE if write else VM_ACCESS_FLAGS):
+                _fail(pos, write, kernel, "protection")
+            stop = min(end, vma.end)
+            _access_vma(mm, vma, pos, stop, addr, src, out, kernel)
+            pos = stop
+    finally:
+        mm.mmap_lock.up_read()
+
+
+def _access_vma(mm: Mm, vma: Vma, pos: int, stop: int, base: int, src: np.ndarray | None,
+                out: memoryview | None, kernel: bool) -> None:
+    """Copy ``[pos, stop)`` (inside one VMA), faulting pages in as needed."""
+    phys = mm.phys
+    data = phys.data
+    frame0 = phys.base_pfn
+    lookup = mm.pt.lookup
+    ptl = mm.page_table_lock
+    write = src is not None
+    while pos < stop:
+        ptl.lock()
+        try:
+            while pos < stop:
+                pte = lookup(pos >> PAGE_SHIFT)
+                if pte is None or (write and not pte & PTE_WRITE):
+                    break
+                off = pos & (PAGE_SIZE - 1)
+                k = min(PAGE_SIZE - off, stop - pos)
+                row = (pte >> 2) - frame0
+                i = pos - base
+                if src is not None:
+                    data[row, off:off + k] = src[i:i + k]
+                    phys.set_dirty(pte >> 2)
+                else:
+                    assert out is not None
+                    out[i:i + k] = data[row, off:off + k]  # type: ignore[call-overload]
+                pos += k
+        finally:
+            ptl.unlock()
+        if pos < stop:
+            try:
+                handle_mm_fault(mm, vma, pos & PAGE_MASK, write)
+            except FaultFailed as f:
+                if not f.sigbus and not kernel:
+                    raise ENOMEM(f"page fault at {pos:#x}: {f}") from f
+                _fail(pos, write, kernel, str(f) or "fault failed", sigbus=f.sigbus)

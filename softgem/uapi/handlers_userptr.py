@@ -1,0 +1,26 @@
+"""I915_GEM_USERPTR: wrap a range of the caller's own memory in a GEM object.
+
+The whole creation ladder (semantics.md section 1: ENODEV, EINVAL, E2BIG, EINVAL, EINVAL,
+EFAULT, ENODEV, ENODEV, EFAULT, then notifier/handle errors) lives in
+:func:`softgem.gem.userptr.userptr_create`; this handler passes it the *caller's* address
+space, which becomes the object's one and only address space.  The handle is written back
+only on success: no handle is produced by a failed call.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from ..gem import userptr
+
+if TYPE_CHECKING:
+    from .i915 import drm_i915_gem_userptr
+    from .table import IoctlContext
+
+__all__ = ["gem_userptr"]
+
+
+def gem_userptr(ctx: IoctlContext, args: drm_i915_gem_userptr) -> int:
+    args.handle = userptr.userptr_create(ctx.dev, ctx.file, ctx.mm, args.user_ptr,
+                                         args.user_size, args.flags)
+    return 0
