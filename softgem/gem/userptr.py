@@ -281,6 +281,7 @@ def submit_init(obj: GemObject, mm: Any) -> None:
             return
         _unbind_and_put(obj)
     pvec = _pin_all(obj, st)
+    obj.dev.faults.run("userptr.after_pin", obj)
     with obj.lock:
         against = seq if not st.page_ref else st.notifier_seq
         if mmu_interval_read_retry(st.notifier, against):

@@ -63,8 +63,7 @@ class FakeBackend:
 
     def ioctl(self, file: object, task: HostTask, request: int, arg: int) -> int:
         assert isinstance(file, FakeFile)
-        with self.lock:
-            file.ioctls.append((task.pid, request, arg))
+        file.ioctls.append((task.pid, request, arg))      # list.append is atomic
         if request == DRM_IOCTL_VERSION:
             return self._version(task, arg)
         if request == DRM_IOCTL_I915_GETPARAM:

@@ -16,6 +16,7 @@ import ctypes
 import errno as _errno
 import struct
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from ..errors import EFAULT, ESRCH, KernelError, error_for
@@ -62,8 +63,7 @@ def _fail(what: str, pid: int, addr: int, n: int, got: int) -> KernelError:
     return EFAULT(f"{what} pid {pid} [{addr:#x}, +{n:#x}): {max(got, 0)} bytes moved")
 
 
-def _transfer(fn: ctypes._CFuncPtr, pid: int, addr: int, n: int,
-              local: int) -> int:
+def _transfer(fn: Callable[..., int], pid: int, addr: int, n: int, local: int) -> int:
     s = _tls
     _IOVS.pack_into(s.iov, 0, local, n, addr, n)
     return int(fn(pid, s.iov_addr, 1, s.iov_addr + 16, 1, 0))

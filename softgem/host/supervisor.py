@@ -144,19 +144,22 @@ class Supervisor:
     def _worker(self) -> None:
         listener = self._listener
         assert listener is not None
+        token = self._recv_lock
         while True:
-            with self._recv_lock:
+            token.lock()
+            try:
                 if self._done:
                     return
                 if not listener.wait():
                     self._done = True
                     return
-                try:
-                    notif = listener.recv()
-                except OSError as exc:
-                    self.report("recv", exc)
-                    self._done = True
-                    return
+                notif = listener.recv()
+            except OSError as exc:
+                self.report("recv", exc)
+                self._done = True
+                return
+            finally:
+                token.unlock()
             if notif is not None:
                 self._serve(listener, notif)
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ..errors import EINVAL
+from ..gem import mman
 from .i915 import i915_user_extension
 from .usercopy import copy_from_user
 
@@ -55,8 +56,6 @@ def user_extensions_none(ctx: IoctlContext, ext: int) -> None:
 
 
 def gem_mmap_offset(ctx: IoctlContext, args: drm_i915_gem_mmap_offset) -> int:
-    from ..gem import mman  # TEMP until mman lands
-
     user_extensions_none(ctx, args.extensions)
     args.offset = mman.mmap_offset(ctx.dev, ctx.file, args.handle, args.flags)
     return 0
@@ -64,8 +63,6 @@ def gem_mmap_offset(ctx: IoctlContext, args: drm_i915_gem_mmap_offset) -> int:
 
 def gem_mmap(ctx: IoctlContext, args: drm_i915_gem_mmap) -> int:
     """Legacy GEM_MMAP: map the object's shmem pages into the caller; returns the address."""
-    from ..gem import mman  # TEMP until mman lands
-
     args.addr_ptr = mman.legacy_mmap(ctx.dev, ctx.file, ctx.mm, args.handle, args.offset,
                                      args.size, args.flags)
     return 0

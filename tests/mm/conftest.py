@@ -2,12 +2,32 @@
 
 from __future__ import annotations
 
+import pathlib
+from collections.abc import Iterator
 import random
+import sys
 
 import pytest
-from mmtest import DeviceFile, Recorder
 
 from softgem.mm import Mm, PhysMem
+from softgem.sync import lockdep
+
+# The helpers module sits next to this file; make it importable however pytest was started.
+sys.path.insert(0, str(pathlib.Path(__file__).parent))
+from mmtest import DeviceFile, Recorder  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def validate_locking() -> Iterator[None]:
+    """Every mm test runs under lockdep: an inverted lock order or a sleep under a spinlock
+    fails the test that caused it."""
+    lockdep.reset()
+    lockdep.enable()
+    yield
+    found = lockdep.reports()
+    lockdep.disable()
+    lockdep.reset()
+    assert not found, "\n\n".join(str(r) for r in found)
 
 
 @pytest.fixture
