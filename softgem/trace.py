@@ -37,7 +37,7 @@ _listeners: list[Callable[[Event], None]] = []
 _lock = threading.Lock()
 
 
-def emit(category: str, name: str, **fields: Any) -> None:
+def emit(category: str, name: str, /, **fields: Any) -> None:
     if not enabled:
         return
     ev = Event(category, name, fields)

@@ -1,17 +1,9 @@
 """The supervisor: start the program under the filter, serve its trapped calls, clean up.
 
-Serving is the one long core loop of host mode (``Supervisor._worker``).  Several worker
-threads serve at once -- the program may be multi-threaded, and one slow ioctl must not stall
-its other threads -- in a leader/followers pattern: one worker at a time holds the listener
-(waits for it to be readable, receives one notification), then lets the next worker take
-it and serves what it received.
-
-Why not every worker blocking in ``SECCOMP_IOCTL_NOTIF_RECV`` at once: RECV sleeps until a
-notification arrives and cannot be woken otherwise (the listener hanging up does not wake
-it), so at the end of the run all but one would be stuck forever.  Receiving only after
-``poll`` said readable, one thread at a time, RECV either returns a notification or
-ENOENT (the target was killed meanwhile) and never sleeps.  Why not one receiving thread
-handing work to a pool: a thread switch per call, which is most of a round trip's cost.
+Serving is the one long core loop of host mode (``Supervisor._serve``: receive, dispatch by
+system call number, answer); workers.py decides which thread runs it -- normally one leader
+receiving and serving inline, with idle workers taking over when a call stalls, so that a
+multi-threaded program is served concurrently without a thread switch per call.
 
 Answers (services.py): CONTINUE unless a handler claims the call; a KernelError becomes the
 call's errno; a bug in a handler is reported on stderr and the call continues, so nothing the
@@ -28,12 +20,10 @@ from __future__ import annotations
 
 import os
 import sys
-import threading
 from collections.abc import Callable, Mapping, Sequence
 
 from ..errors import KernelError
 from ..posix import MAP_ANONYMOUS, MAP_FIXED
-from ..sync import Mutex
 from .backend import HostBackend
 from .devices import DeviceCalls
 from .drmfile import FileTable
@@ -48,6 +38,7 @@ from .services import Answered, Handler, Services
 from .shadow import Shadow
 from .syscalls import CLONE_VM, NAMES, NR
 from .watcher import Watcher
+from .workers import WorkerPool
 
 __all__ = ["FILTER_ALWAYS", "FILTER_WHEN", "Supervisor", "run"]
 
@@ -79,10 +70,7 @@ class Supervisor:
         self.nworkers = max(1, workers)
         self.warn = warn
         self.errors: list[str] = []
-        self._recv_lock = Mutex("host.listener")
-        self._done = False
         self._table: dict[int, Handler] = {}
-        self._listener: Listener | None = None
 
     def report(self, where: str, exc: BaseException) -> None:
         line = f"softgem: internal error in {where}: {exc!r}"
@@ -113,20 +101,17 @@ class Supervisor:
         devices = DeviceCalls(svc)
         self._table = {**devices.table(), **FsInfoCalls(svc, devices).table(),
                        **MmCalls(svc).table()}
-        self._listener = listener
         watcher.start()
-        threads = [threading.Thread(target=self._worker, name=f"softgem-worker-{i}",
-                                    daemon=True) for i in range(self.nworkers)]
-        for t in threads:
-            t.start()
+        pool = WorkerPool(self.nworkers, listener.wait, listener.recv,
+                          lambda n: self._serve(listener, n), self.report)
+        pool.start()
         launched.go()
         try:
             status = launched.wait_status()
             launched.wait_tree()
         finally:
             listener.stop()
-            for t in threads:
-                t.join()
+            pool.join()
             for fn in watcher.drain():
                 self._safely(fn)
             listener.close()
@@ -140,28 +125,6 @@ class Supervisor:
             fn()
         except Exception as exc:
             self.report("cleanup", exc)
-
-    def _worker(self) -> None:
-        listener = self._listener
-        assert listener is not None
-        token = self._recv_lock
-        while True:
-            token.lock()
-            try:
-                if self._done:
-                    return
-                if not listener.wait():
-                    self._done = True
-                    return
-                notif = listener.recv()
-            except OSError as exc:
-                self.report("recv", exc)
-                self._done = True
-                return
-            finally:
-                token.unlock()
-            if notif is not None:
-                self._serve(listener, notif)
 
     def _serve(self, listener: Listener, n: Notification) -> None:
         handler = self._table.get(n.nr)

@@ -251,12 +251,20 @@ class IntervalTree(Generic[N]):
         The hot path: with nothing overlapping this is one or two ``bisect`` calls per
         occupied length class.
         """
-        out: list[_Key] = []
         runs = self._runs
+        out: list[_Key] = []
         if len(runs) == 1:
-            runs[0].collect(start, end, out)
-            if not out:
+            # The miss test of _Run.collect, inlined: this line is on every munmap's path.
+            run = runs[0]
+            lo = start - run.span
+            maxstarts = run.maxstarts
+            i = bisect_left(maxstarts, lo)
+            if i == len(maxstarts):
                 return []
+            starts = run.starts[i]
+            if starts[bisect_left(starts, lo)] >= end:
+                return []
+            run.collect(start, end, out)
         else:
             classes_hit = 0
             for run in runs:

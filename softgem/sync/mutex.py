@@ -41,14 +41,23 @@ class Mutex:
     def lock(self, subclass: int = 0) -> None:
         """Take the lock; ``subclass`` is ``mutex_lock_nested``'s (for same-class nesting)."""
         me = threading.get_ident()
-        if not self._spin:
-            lockdep.might_sleep(self._what)
-        lockdep.lock_acquire(self.lock_class, spin=self._spin, subclass=subclass, lock=self)
         if self._owner == me:
+            if lockdep.enabled:
+                lockdep.lock_acquire(self.lock_class, spin=self._spin, subclass=subclass,
+                                     lock=self)
             raise SimBug(f"recursive locking of {self.lock_class}")
-        self._lock.acquire()
-        self._owner = me
-        lockdep.lock_acquired(self.lock_class, spin=self._spin, subclass=subclass, lock=self)
+        if lockdep.enabled:
+            # Hooks only while validating: the hot path (benchmarks) pays one global load.
+            if not self._spin:
+                lockdep.might_sleep(self._what)
+            lockdep.lock_acquire(self.lock_class, spin=self._spin, subclass=subclass, lock=self)
+            self._lock.acquire()
+            self._owner = me
+            lockdep.lock_acquired(self.lock_class, spin=self._spin, subclass=subclass,
+                                  lock=self)
+        else:
+            self._lock.acquire()
+            self._owner = me
 
     def trylock(self) -> bool:
         """Take the lock if it is free.  Never waits, so lockdep records no dependency."""
@@ -64,7 +73,8 @@ class Mutex:
             lockdep.bad_unlock(self.lock_class, lock=self)
             raise SimBug(f"unlock of {self.lock_class} by a thread that does not hold it")
         self._owner = None
-        lockdep.lock_release(self.lock_class, lock=self)
+        if lockdep.enabled:
+            lockdep.lock_release(self.lock_class, lock=self)
         self._lock.release()
 
     def is_locked(self) -> bool:
@@ -78,7 +88,7 @@ class Mutex:
         return _Nested(self, subclass)
 
     def __enter__(self) -> Mutex:
-        self.lock()
+        self.lock(0)
         return self
 
     def __exit__(self, t: type[BaseException] | None, v: BaseException | None,

@@ -23,3 +23,9 @@ from .ioc import *  # noqa: F403
 
 #: request number -> argument struct, for every DRM_IOCTL_* defined here that takes a struct.
 IOCTL_STRUCTS: dict[int, type[ctypes.Structure]] = {**DRM_IOCTL_STRUCTS, **I915_IOCTL_STRUCTS}
+
+# The ioctl table and the open-file object the machine installs for /dev/dri/* (imported last:
+# they build on the names above).
+from .drmfd import DrmFd as DrmFd  # noqa: E402
+from .table import drm_ioctl as drm_ioctl  # noqa: E402
+from .table import lookup as ioctl_lookup  # noqa: E402

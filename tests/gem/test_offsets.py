@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -176,7 +178,7 @@ def test_random_adds_and_removes_keep_the_space_consistent(
         elif live:
             mgr.remove(live.pop(pick % len(live)))
         spans = sorted((n.start, n.start + n.npages) for n in live)
-        for (_, end), (start, _) in zip(spans, spans[1:], strict=False):
+        for (_, end), (start, _) in itertools.pairwise(spans):
             assert end <= start
         assert all(first <= s and e <= first + size for s, e in spans)
         assert mgr.nr_free_pages() + sum(n.npages for n in live) == size

@@ -116,7 +116,7 @@ def test_set_tiling_ladder(dev: GemDevice, file: DrmFile) -> None:
     mm.exit_mmap()
 
 
-def test_tiling_ioctls_need_fence_registers(file: DrmFile) -> None:
+def test_tiling_ioctls_need_fence_registers() -> None:
     dev = GemDevice(PhysMem(16), platform=dataclasses.replace(DEFAULT_PLATFORM, num_fences=0))
     f = dev.open(0)
     handle, _ = gem_create(dev, f, PAGE_SIZE)

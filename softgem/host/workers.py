@@ -1,0 +1,129 @@
+"""Who receives the next notification: one leader at a time, standbys take over when it stalls.
+
+Two constraints shape this.  ``SECCOMP_IOCTL_NOTIF_RECV`` must only be issued by one
+thread at a time, after ``poll`` said the listener is readable: a RECV with nothing pending
+sleeps until the next notification and nothing else wakes it, so a second receiver would
+be stuck forever at the end of the run.  And the program may be multi-threaded: while one
+of its calls is being served for long (a backend ioctl waiting on the GPU), its other
+threads' calls must still be served.
+
+The common case -- a single-threaded program, fast calls -- must cost no thread switch:
+the leader receives and serves inline, then keeps leading.  Only when it has been serving
+one call for longer than ``takeover_after`` does an idle worker (they look every
+``check_every``) claim leadership and start receiving; the stalled leader becomes idle when
+it is done.
+
+Leadership is a sequence of *terms*.  ``claims[t]`` names the worker that owns term ``t``;
+``dict.setdefault`` is atomic, so claiming a term is a compare-and-swap: exactly one worker
+wins each term.
+
+=======================  ===================================================================
+state                    meaning
+=======================  ===================================================================
+leader of t, waiting     ``serving`` is None; polls and receives; nobody may claim t+1
+leader of t, serving     ``serving = (t, since)``; an idle worker may claim t+1 once the
+                         call is older than ``takeover_after``
+after serving            the leader claims t+1 for itself: won -> still leader (clears
+                         ``serving``); lost -> a standby owns t+1, the old leader goes idle
+=======================  ===================================================================
+
+Race the claim rules out::
+
+    leader L (term t)                      idle worker W
+    serves, then claims t+1: wins          reads serving = (t, old)  (stale)
+    serving = None; polls                  claims t+1: loses -> stays idle
+
+Rejected alternatives: every worker blocking in RECV (stuck receivers); a receiver thread
+handing calls to a pool (a thread switch per call: most of a round trip); a fixed leader
+with a pool for backend calls (every ioctl is a backend call).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from typing import Generic, TypeVar
+
+from ..sync import WaitQueue
+
+__all__ = ["WorkerPool"]
+
+T = TypeVar("T")
+
+
+class WorkerPool(Generic[T]):
+    def __init__(self, n: int, wait: Callable[[], bool], recv: Callable[[], T | None],
+                 serve: Callable[[T], None], report: Callable[[str, BaseException], None],
+                 *, takeover_after: float = 0.002, check_every: float = 0.005) -> None:
+        self._wait = wait
+        self._recv = recv
+        self._serve = serve
+        self._report = report
+        self._takeover_after = takeover_after
+        self._check_every = check_every
+        self._claims: dict[int, int] = {0: 0}
+        self._serving: tuple[int, float] | None = None
+        self._done = False
+        self._idle = WaitQueue("host.idle-workers")
+        self._threads = [threading.Thread(target=self._run, args=(i,), daemon=True,
+                                          name=f"softgem-worker-{i}") for i in range(max(1, n))]
+
+    def start(self) -> None:
+        for t in self._threads:
+            t.start()
+
+    def join(self) -> None:
+        """Wait for every worker (after ``wait`` started returning False)."""
+        for t in self._threads:
+            t.join()
+
+    def _finish(self) -> None:
+        self._done = True
+        self._idle.wake_up_all()
+
+    def _run(self, me: int) -> None:
+        term: int | None = 0 if me == 0 else None
+        while True:
+            if term is None:
+                term = self._standby(me)
+                if term is None:
+                    return
+            try:
+                if self._done or not self._wait():
+                    self._finish()
+                    return
+                item = self._recv()
+            except Exception as exc:
+                self._report("receive", exc)
+                self._finish()
+                return
+            if item is None:
+                continue
+            self._serving = (term, time.monotonic())
+            try:
+                self._serve(item)
+            except Exception as exc:
+                self._report("serve", exc)
+            if self._claims.setdefault(term + 1, me) == me:
+                self._claims.pop(term, None)
+                term += 1
+                self._serving = None
+            else:
+                term = None
+
+    def _stalled(self) -> bool:
+        serving = self._serving
+        return serving is not None and time.monotonic() - serving[1] > self._takeover_after
+
+    def _standby(self, me: int) -> int | None:
+        """Idle until the leader stalls (return the term this worker won) or the end."""
+        while True:
+            self._idle.wait_event(lambda: self._done or self._stalled(), self._check_every)
+            if self._done:
+                return None
+            serving = self._serving
+            if serving is not None and self._stalled():
+                term = serving[0] + 1
+                if self._claims.setdefault(term, me) == me:
+                    return term
