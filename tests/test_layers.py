@@ -93,3 +93,18 @@ def test_the_layer_checker_catches_an_upward_import(tmp_path: pathlib.Path) -> N
     finally:
         fake.unlink()
     assert (1, "gem") in found
+
+
+def test_test_module_basenames_are_unique() -> None:
+    """Tests import as top-level modules (pytest's prepend mode, so sibling helpers such as
+    ``mmtest`` import); two test files with one basename would shadow each other."""
+    tests = pathlib.Path(__file__).resolve().parent
+    seen: dict[str, pathlib.Path] = {}
+    clashes = []
+    for path in sorted(tests.rglob("*.py")):
+        if path.name == "conftest.py":
+            continue
+        if path.name in seen:
+            clashes.append(f"{seen[path.name]} and {path}")
+        seen[path.name] = path
+    assert not clashes, "rename one of: " + "; ".join(clashes)

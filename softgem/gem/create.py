@@ -216,8 +216,8 @@ def set_pat_index(obj: GemObject, pat_index: int) -> None:
     """Record a user-chosen PAT index: SET/GET_CACHING refuse such an object (EOPNOTSUPP)."""
     obj.cache_level = _PAT_CACHING[pat_index]
     # Interim: GemObject has no pat fields yet (asked of the lead); read with pat_set_by_user().
-    setattr(obj, "pat_index", pat_index)  # noqa: B010
-    setattr(obj, "pat_set_by_user", True)  # noqa: B010
+    obj.pat_index = pat_index
+    obj.pat_set_by_user = True
 
 
 def pat_set_by_user(obj: GemObject) -> bool:

@@ -18,7 +18,7 @@ user copy; userptr validation runs without it (it pins user pages).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from ..errors import EINVAL, ENODEV, ENXIO, EOPNOTSUPP
 from .create import pat_set_by_user
@@ -28,6 +28,7 @@ from .userptr import is_userptr, validate
 from .wait import object_wait
 
 if TYPE_CHECKING:
+    from ..mm import UserMm
     from .device import GemDevice
     from .file import DrmFile
     from .object import GemObject
@@ -131,7 +132,7 @@ def prepare_write(obj: GemObject) -> None:
 
 
 # -- SET_DOMAIN / SW_FINISH --------------------------------------------------------------------------
-def set_domain(dev: GemDevice, file: DrmFile, mm: Any, handle: int, read_domains: int,
+def set_domain(dev: GemDevice, file: DrmFile, mm: UserMm, handle: int, read_domains: int,
                write_domain: int) -> None:
     """I915_GEM_SET_DOMAIN: prepare the object for CPU access through ``read_domains``.
 

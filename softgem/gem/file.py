@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from .. import trace
 from ..errors import EINVAL, ENOENT
-from ..sync import SpinLock
+from ..sync import Mutex, SpinLock
 
 if TYPE_CHECKING:
     from .device import GemDevice
@@ -29,6 +29,7 @@ class DrmFile:
         self.minor = minor
         self.is_render = minor >= RENDER_MINOR_BASE
         self.table_lock = SpinLock("drm.file.table_lock")
+        self.prime_lock = Mutex("drm.file.prime_lock")
         self._handles: dict[int, GemObject] = {}
         self.prime_handles: dict[int, Any] = {}   # handle -> dma-buf imported/exported here
         self.driver_priv: Any = None               # the GPU layer's per-file state (contexts)

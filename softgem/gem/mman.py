@@ -20,13 +20,14 @@ Revocation (who zaps what):
 function                   when                                                 zaps
 =========================  ===================================================  ============
 release_mmap_offset(obj)   the object's pages are put (shrink, purge, free)     every node
-release_mmap_gtt(obj)      GGTT unbind, fence steal, tiling change              GTT views
+release_mmap_gtt(obj)      GGTT unbind (obj.unbind), tiling change              GTT views
 revoke_all_gtt_mmaps(dev)  GPU reset, runtime suspend                           every GTT
 free_mmap_offsets(obj)     the object is freed                                  nodes removed
 revoke_mmap_offsets(o, f)  GEM_CLOSE of a handle of ``f``                       nothing
 =========================  ===================================================  ============
 
-``release_mmap_offset`` zaps the GTT node too (the kernel only zaps CPU nodes there): in the
+Eviction from the aperture and fence stealing revoke just the victim view, inside
+:mod:`softgem.gem.aperture`.  ``release_mmap_offset`` zaps the GTT node too (the kernel only zaps CPU nodes there): in the
 model a GTT PTE maps the object's own frame, not an aperture page, so it must not outlive
 the object's pages.
 
@@ -57,7 +58,7 @@ from ..sync import SpinLock
 from ..units import PAGE_SHIFT
 from .aperture import aperture_of
 from .mman_fault import vm_fault_cpu, vm_fault_gtt
-from .mman_legacy import forget_filp, legacy_mmap, release_legacy_mmaps
+from .mman_legacy import forget_filp, legacy_mmap
 from .offsets import OffsetNode
 from .ops import ObjectFlags
 
@@ -261,7 +262,6 @@ def release_mmap_offset(obj: GemObject) -> None:
     aperture_of(obj.dev).unbind_object(obj)
     for mmo in _mmos(obj):
         _zap(obj, mmo.node)
-    release_legacy_mmaps(obj, purge_only=True)
 
 
 def _zap(obj: GemObject, node: OffsetNode) -> None:

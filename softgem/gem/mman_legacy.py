@@ -14,10 +14,10 @@ Model choices, and where they differ from the kernel:
   pages alive).  The object therefore outlives GEM_CLOSE while mapped; userspace sees the
   same thing (its mapping keeps working), the object counter sees one more object.
 * Putting pages does not zap a legacy mapping (the shmem page cache keeps its pages, as the
-  model's shmem store does).  Purging does: :func:`release_legacy_mmaps` runs when the pages
-  of a non-WILLNEED object are put, standing in for ``shmem_truncate_range`` unmapping the
-  file.  A later fault gets SIGBUS (the purged object has no pages) where the kernel would
-  map fresh zero pages of the still-existing file.
+  model's shmem store does).  Truncation does: shmem's ``truncate`` calls
+  :func:`release_legacy_mmaps`, as ``shmem_truncate_range`` unmaps the file.  A later fault
+  gets SIGBUS (the purged object has no pages) where the kernel would map fresh zero pages
+  of the still-existing file.
 """
 
 from __future__ import annotations
@@ -30,7 +30,6 @@ from ..posix import MAP_SHARED, PROT_READ, PROT_WRITE
 from ..sync import SpinLock
 from ..units import PAGE_MASK, PAGE_SHIFT, PAGE_SIZE, page_align
 from .mman_fault import error_to_vm_fault
-from .object import MADV_WILLNEED
 from .ops import ObjectFlags
 
 if TYPE_CHECKING:
@@ -119,10 +118,8 @@ def forget_filp(obj: GemObject) -> None:
         _filps.pop(obj.id, None)
 
 
-def release_legacy_mmaps(obj: GemObject, purge_only: bool = False) -> None:
-    """Zap every legacy mapping of ``obj``; with ``purge_only``, only if it is purgeable."""
-    if purge_only and obj.madv == MADV_WILLNEED:
-        return
+def release_legacy_mmaps(obj: GemObject) -> None:
+    """Zap every legacy mapping of ``obj`` (its shmem store is being truncated)."""
     with _filps_lock:
         filp = _filps.get(obj.id)
     if filp is not None:

@@ -20,9 +20,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from .. import trace
-from ..errors import SimBug
+from ..errors import EFAULT, SimBug
 from ..sync import Kref, Mutex
-from .ops import BackingOps, ObjectFlags
+from . import shrinker
+from .ops import MADV_DONTNEED, MADV_PURGED, MADV_WILLNEED, BackingOps, ObjectFlags
 from .pages import SgTable
 from .resv import Reservation
 
@@ -32,9 +33,6 @@ if TYPE_CHECKING:
 
 __all__ = ["GemObject", "FreedObject", "MADV_WILLNEED", "MADV_DONTNEED", "MADV_PURGED"]
 
-MADV_WILLNEED = 0   # I915_MADV_WILLNEED
-MADV_DONTNEED = 1   # I915_MADV_DONTNEED
-MADV_PURGED = 2     # __I915_MADV_PURGED
 
 # Tiling / caching values (i915_drm.h); duplicated as plain ints to keep gem free of uapi.
 TILING_NONE = 0
@@ -69,6 +67,8 @@ class GemObject:
         self.mmo: dict[int, Any] = {}      # mmap type -> MmapOffset node
         self.userfault_count = 0           # GTT mappings faulted in (revoked on unbind)
         self.private: Any = None           # the kind's own state (userptr: UserptrState)
+        self.pat_index = 0                 # GEM_CREATE_EXT_SET_PAT
+        self.pat_set_by_user = False
         dev.object_created(self)
 
     def __repr__(self) -> str:
@@ -105,8 +105,11 @@ class GemObject:
     def get_pages_locked(self) -> SgTable:
         """Make sure the object has pages, without pinning them (caller holds ``lock``)."""
         if self.pages is None:
+            if self.madv != MADV_WILLNEED:
+                raise EFAULT(f"{self!r}: attempting to obtain a purgeable object")
             pages = self.ops.get_pages(self)
             self.pages = pages
+            shrinker.track(self)
             if trace.enabled:
                 trace.emit("gem", "get_pages", obj=self.id, npages=len(pages),
                            segments=pages.nents)
@@ -136,6 +139,7 @@ class GemObject:
             return False
         self.dev.release_mmap_cpu(self)
         pages, self.pages = self.pages, None
+        shrinker.untrack(self)
         self.ops.put_pages(self, pages)
         if trace.enabled:
             trace.emit("gem", "put_pages", obj=self.id, npages=len(pages))

@@ -9,7 +9,11 @@ if TYPE_CHECKING:
     from .object import GemObject
     from .pages import SgTable
 
-__all__ = ["ObjectFlags", "BackingOps"]
+__all__ = ["ObjectFlags", "BackingOps", "MADV_WILLNEED", "MADV_DONTNEED", "MADV_PURGED"]
+
+MADV_WILLNEED = 0   # I915_MADV_WILLNEED
+MADV_DONTNEED = 1   # I915_MADV_DONTNEED
+MADV_PURGED = 2     # __I915_MADV_PURGED
 
 
 class ObjectFlags(enum.IntFlag):

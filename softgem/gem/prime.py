@@ -26,13 +26,12 @@ the per-file prime lock, then ``dev.object_name_lock``, then the handle table's 
 
 from __future__ import annotations
 
-import weakref
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from .. import trace
 from ..errors import EINVAL, ENODEV, ENOENT, ENOTTY, SimBug
-from ..sync import Kref, Mutex, SpinLock
+from ..sync import Kref, Mutex
 
 if TYPE_CHECKING:
     from .device import GemDevice
@@ -93,16 +92,10 @@ class DmaBuf:
 
 
 # -- the per-file prime lock (drm_prime_file_private.lock) ------------------------------------------
-_prime_locks: weakref.WeakKeyDictionary[DrmFile, Mutex] = weakref.WeakKeyDictionary()
-_prime_locks_lock = SpinLock("drm.prime_lock_table")
 
 
 def _prime_lock(file: DrmFile) -> Mutex:
-    with _prime_locks_lock:
-        lock = _prime_locks.get(file)
-        if lock is None:
-            lock = _prime_locks[file] = Mutex("drm.file.prime_lock")
-        return lock
+    return file.prime_lock
 
 
 def _handle_for(file: DrmFile, buf: DmaBuf) -> int | None:

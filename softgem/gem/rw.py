@@ -20,7 +20,7 @@ copy through the GTT aperture; that path fails the same way for every cause mode
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
@@ -32,6 +32,7 @@ from .domain import prepare_read, prepare_write
 from .wait import object_wait
 
 if TYPE_CHECKING:
+    from ..mm import UserMm
     from .device import GemDevice
     from .file import DrmFile
     from .object import GemObject
@@ -84,14 +85,14 @@ def _frames_view(dev: GemDevice, first: int, pg: int, length: int) -> npt.NDArra
     return view
 
 
-def _copy_out(obj: GemObject, mm: Any, offset: int, size: int, user_ptr: int) -> None:
+def _copy_out(obj: GemObject, mm: UserMm, offset: int, size: int, user_ptr: int) -> None:
     assert obj.pages is not None
     for first, pg, length in _runs(obj.pages, offset, size):
-        mm.copy_to_user(user_ptr, memoryview(_frames_view(obj.dev, first, pg, length)))
+        mm.copy_to_user(user_ptr, _frames_view(obj.dev, first, pg, length).data)
         user_ptr += length
 
 
-def _copy_in(obj: GemObject, mm: Any, offset: int, size: int, user_ptr: int) -> None:
+def _copy_in(obj: GemObject, mm: UserMm, offset: int, size: int, user_ptr: int) -> None:
     assert obj.pages is not None
     for first, pg, length in _runs(obj.pages, offset, size):
         data = mm.copy_from_user(user_ptr, length)
@@ -119,7 +120,7 @@ def _lookup_in_range(file: DrmFile, handle: int, offset: int, size: int) -> GemO
     return obj
 
 
-def pread(dev: GemDevice, file: DrmFile, mm: Any, handle: int, offset: int, size: int,
+def pread(dev: GemDevice, file: DrmFile, mm: UserMm, handle: int, offset: int, size: int,
           data_ptr: int) -> None:
     """I915_GEM_PREAD: copy ``size`` bytes at ``offset`` of the object to ``data_ptr``.
 
@@ -144,7 +145,7 @@ def pread(dev: GemDevice, file: DrmFile, mm: Any, handle: int, offset: int, size
         obj.put()
 
 
-def pwrite(dev: GemDevice, file: DrmFile, mm: Any, handle: int, offset: int, size: int,
+def pwrite(dev: GemDevice, file: DrmFile, mm: UserMm, handle: int, offset: int, size: int,
            data_ptr: int) -> None:
     """I915_GEM_PWRITE: copy ``size`` bytes from ``data_ptr`` into the object at ``offset``.
 

@@ -10,8 +10,8 @@ create          no frames at all (VM_NORESERVE): a huge object costs nothing unt
 pwrite fast     (no page list yet) instantiates only the pages written, straight into the store
 get_pages       instantiates every missing frame (zeroed), builds the page list from the store
 put_pages       the page list goes; the frames stay (the model's "swap": contents survive)
-truncate        (DONTNEED, no page list) frees every frame; madv becomes PURGED for good and
-                every later get_pages fails with EFAULT, as for any non-WILLNEED object
+truncate        (DONTNEED, no page list) zaps legacy GEM_MMAPs of the store, frees every frame;
+                madv becomes PURGED for good and every later get_pages fails with EFAULT
 release         frees every frame
 ==============  =================================================================================
 

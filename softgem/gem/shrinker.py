@@ -43,8 +43,7 @@ from .. import trace
 from ..errors import EINVAL
 from ..sync import SpinLock
 from ..units import PAGE_SHIFT
-from .object import MADV_DONTNEED, MADV_PURGED, MADV_WILLNEED
-from .ops import ObjectFlags
+from .ops import MADV_DONTNEED, MADV_PURGED, MADV_WILLNEED, ObjectFlags
 
 if TYPE_CHECKING:
     from .device import GemDevice
@@ -69,6 +68,9 @@ _registry_lock = SpinLock("gem.shrinker_registry")
 
 
 def _lists(dev: GemDevice) -> _Lists:
+    lists = _registry.get(dev)
+    if lists is not None:
+        return lists
     with _registry_lock:
         lists = _registry.get(dev)
         if lists is None:
@@ -89,8 +91,14 @@ def track(obj: GemObject) -> None:
 
 
 def untrack(obj: GemObject) -> None:
-    """The object's pages were put (or it is being freed): hide it from the shrinker."""
+    """The object's pages were put (or it is being freed): hide it from the shrinker.
+
+    The unlocked membership test is safe: track and untrack of one object both run under
+    its lock (or after its last reference is gone), so they never race each other.
+    """
     lists = _lists(obj.dev)
+    if obj.id not in lists.objects:
+        return
     with lists.lock:
         lists.objects.pop(obj.id, None)
 
@@ -169,6 +177,7 @@ def _drop_pages(obj: GemObject) -> int:
         obj.unbind(wait=False)
         if not obj.put_pages_locked():
             return 0  # still pinned (a binding that could not be dropped)
+        untrack(obj)  # kinds whose put_pages does not untrack themselves (userptr)
         if obj.madv == MADV_DONTNEED:
             truncate(obj)
         return obj.size >> PAGE_SHIFT

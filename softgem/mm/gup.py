@@ -29,15 +29,28 @@ if TYPE_CHECKING:
 
     from .mm import Mm
     from .phys import PhysMem
+    from .usermm import UserMm
     from .vma import Vma
 
-__all__ = ["pin_user_pages", "unpin_user_pages", "probe_range"]
+__all__ = ["pin_user_pages", "unpin_user_pages", "probe_range", "pin_user_pages_sim",
+           "probe_range_sim"]
 
 MAX_FOLLOW_RETRIES = 10000
 
 
-def pin_user_pages(mm: Mm, start: int, nr_pages: int, write: bool) -> list[Pfn]:
-    """Pin ``nr_pages`` pages from page-aligned ``start``; see the module doc."""
+def pin_user_pages(mm: UserMm, start: int, nr_pages: int, write: bool) -> list[Pfn]:
+    """Pin ``nr_pages`` pages from page-aligned ``start`` of any :class:`UserMm` (the
+    simulated one ends in :func:`pin_user_pages_sim`)."""
+    return mm.pin_user_pages(start, nr_pages, write)
+
+
+def probe_range(mm: UserMm, start: int, length: int) -> None:
+    """``I915_USERPTR_PROBE``'s check on any :class:`UserMm`; see :func:`probe_range_sim`."""
+    mm.probe_range(start, length)
+
+
+def pin_user_pages_sim(mm: Mm, start: int, nr_pages: int, write: bool) -> list[Pfn]:
+    """The simulated address space's pin; see the module doc."""
     if start & ~PAGE_MASK:
         raise SimBug(f"pin_user_pages at unaligned {start:#x}")
     pinned: list[Pfn] = []
@@ -103,7 +116,7 @@ def unpin_user_pages(phys: PhysMem, pfns: Iterable[int], dirty: bool) -> None:
         phys.unpin_page(pfn)
 
 
-def probe_range(mm: Mm, start: int, length: int) -> None:
+def probe_range_sim(mm: Mm, start: int, length: int) -> None:
     """EFAULT unless ``[start, start+length)`` is wholly covered by VMAs none of which is
     VM_PFNMAP or VM_MIXEDMAP (what ``I915_USERPTR_PROBE`` asks; rights are not checked)."""
     end = start + length

@@ -141,10 +141,10 @@ class Mm:
 
     # -- gup (the UserMm entry points) -------------------------------------------------------
     def pin_user_pages(self, start: int, nr_pages: int, write: bool) -> list[Pfn]:
-        return gup.pin_user_pages(self, start, nr_pages, write)
+        return gup.pin_user_pages_sim(self, start, nr_pages, write)
 
     def probe_range(self, start: int, length: int) -> None:
-        gup.probe_range(self, start, length)
+        gup.probe_range_sim(self, start, length)
 
     # -- VMAs ------------------------------------------------------------------------------
     def find_vma(self, addr: int) -> Vma | None:

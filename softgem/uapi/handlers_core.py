@@ -22,7 +22,7 @@ import ctypes
 from ctypes import c_int32, c_uint64
 from typing import TYPE_CHECKING, Any
 
-from ..errors import EINVAL, EOPNOTSUPP
+from ..errors import EINVAL, EOPNOTSUPP, KernelError
 from .drm import (
     DRM_CAP_PRIME,
     DRM_CAP_SYNCOBJ,
@@ -44,7 +44,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DRIVER_DATE", "DRIVER_DESC", "DRIVER_NAME", "DRIVER_MAJOR", "DRIVER_MINOR",
-    "DRIVER_PATCHLEVEL", "DRM_IF_MAJOR", "DRM_IF_MINOR", "BUS_ID",
+    "DRIVER_PATCHLEVEL", "DRM_IF_MAJOR", "DRM_IF_MINOR", "BUS_ID", "EXTRA_REQUESTS",
     "drm_client", "drm_stats",
     "get_cap", "get_client", "get_stats", "get_unique", "kms_unsupported", "set_client_cap",
     "set_version", "syncobj_unsupported", "version",
@@ -63,6 +63,31 @@ DRM_IF_MINOR = 4
 # dev_name() of the integrated GPU's PCI function: what GET_UNIQUE reports after SET_VERSION.
 BUS_ID = "0000:00:02.0"
 _OVERFLOWUID = 65534
+
+# Core requests softgem.uapi does not define (display, legacy drawables, client statistics):
+# numbers as libdrm 2.4.114's drm.h computes them, plus the two v6.6+/v6.8 additions.
+EXTRA_REQUESTS: dict[str, int] = {
+    "GET_CLIENT": 0xC0286405, "GET_STATS": 0x80F86406, "BLOCK": 0xC0046412,
+    "UNBLOCK": 0xC0046413, "ADD_DRAW": 0xC0046427, "RM_DRAW": 0xC0046428,
+    "FINISH": 0x4008642C, "WAIT_VBLANK": 0xC018643A, "CRTC_GET_SEQUENCE": 0xC018643B,
+    "CRTC_QUEUE_SEQUENCE": 0xC018643C, "UPDATE_DRAW": 0x4018643F,
+    "MODE_GETRESOURCES": 0xC04064A0, "MODE_GETCRTC": 0xC06864A1, "MODE_SETCRTC": 0xC06864A2,
+    "MODE_CURSOR": 0xC01C64A3, "MODE_GETGAMMA": 0xC02064A4, "MODE_SETGAMMA": 0xC02064A5,
+    "MODE_GETENCODER": 0xC01464A6, "MODE_GETCONNECTOR": 0xC05064A7,
+    "MODE_ATTACHMODE": 0xC04864A8, "MODE_DETACHMODE": 0xC04864A9,
+    "MODE_GETPROPERTY": 0xC04064AA, "MODE_SETPROPERTY": 0xC01064AB,
+    "MODE_GETPROPBLOB": 0xC01064AC, "MODE_GETFB": 0xC01C64AD, "MODE_ADDFB": 0xC01C64AE,
+    "MODE_RMFB": 0xC00464AF, "MODE_PAGE_FLIP": 0xC01864B0, "MODE_DIRTYFB": 0xC01864B1,
+    "MODE_CREATE_DUMB": 0xC02064B2, "MODE_MAP_DUMB": 0xC01064B3,
+    "MODE_DESTROY_DUMB": 0xC00464B4, "MODE_GETPLANERESOURCES": 0xC01064B5,
+    "MODE_GETPLANE": 0xC02064B6, "MODE_SETPLANE": 0xC03064B7, "MODE_ADDFB2": 0xC06864B8,
+    "MODE_OBJ_GETPROPERTIES": 0xC02064B9, "MODE_OBJ_SETPROPERTY": 0xC01864BA,
+    "MODE_CURSOR2": 0xC02464BB, "MODE_ATOMIC": 0xC03864BC, "MODE_CREATEPROPBLOB": 0xC01064BD,
+    "MODE_DESTROYPROPBLOB": 0xC00464BE, "MODE_CREATE_LEASE": 0xC01864C6,
+    "MODE_LIST_LESSEES": 0xC01064C7, "MODE_GET_LEASE": 0xC01064C8,
+    "MODE_REVOKE_LEASE": 0xC00464C9, "MODE_GETFB2": 0xC06864CE,
+    "SYNCOBJ_EVENTFD": 0xC01864CF, "MODE_CLOSEFB": 0xC00864D0,
+}
 
 
 class drm_client(UapiStruct):
@@ -156,7 +181,7 @@ def set_client_cap(ctx: IoctlContext, req: Any) -> int:
 def set_version(ctx: IoctlContext, sv: drm_set_version) -> int:
     """SET_VERSION (master): check the requested versions, always report the actual ones."""
     st = master_state(ctx.dev)
-    failure: EINVAL | None = None
+    failure: KernelError | None = None
     with st.lock:
         if sv.drm_di_major != -1:
             if (sv.drm_di_major != DRM_IF_MAJOR or not 0 <= sv.drm_di_minor <= DRM_IF_MINOR):

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from ..errors import EINVAL, ENODEV, ENOENT
+from ..errors import EINVAL, ENODEV, ENOENT, KernelError
 from . import i915 as I
 
 if TYPE_CHECKING:
@@ -32,7 +32,7 @@ __all__ = [
 _RENDER_RING_TIMESTAMP = 0x2000 + 0x358   # RING_TIMESTAMP(RENDER_RING_BASE), 8 bytes
 
 
-def gpu_not_modelled(what: str) -> ENODEV:
+def gpu_not_modelled(what: str) -> KernelError:
     return ENODEV(f"{what}: the GPU (contexts, VMs, execbuf, perf) is not modelled yet")
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 from gemtest import GemEnv
@@ -139,22 +140,23 @@ LADDER = [
 
 
 @pytest.mark.parametrize(("platform", "kind", "flags", "ext_ok", "err"), LADDER)
-def test_mmap_offset_checks_in_the_kernels_order(platform: dict[str, bool], kind: str,
+def test_mmap_offset_checks_in_the_kernels_order(platform: dict[str, Any], kind: str,
                                                  flags: int, ext_ok: bool,
                                                  err: type[KernelError] | None) -> None:
     env = GemEnv(**platform)
     try:
-        handle = {
+        makers: dict[str, Callable[[], int]] = {
             "bad-handle": lambda: 77,
             "shmem": lambda: env.create(PAGE_SIZE),
             "userptr": lambda: _userptr(env),
             "no-struct-page": lambda: _plain(env, PlainOps(ObjectFlags.NONE)),
-        }[kind]()
+        }
+        handle = makers[kind]()
         nodes = env.dev.offsets.nr_nodes()
         if err is None:
             offset = mman.mmap_offset(env.dev, env.file, handle, flags, ext_ok)
-            assert offset >> PAGE_SHIFT == mman.find_mmap_offset(_obj(env, handle),
-                                                                 flags).node.start
+            mmo = mman.find_mmap_offset(_obj(env, handle), flags)
+            assert mmo is not None and offset >> PAGE_SHIFT == mmo.node.start
         else:
             with pytest.raises(err):
                 mman.mmap_offset(env.dev, env.file, handle, flags, ext_ok)
@@ -230,7 +232,9 @@ def test_an_object_being_freed_cannot_be_mapped_even_by_an_allowed_file(
     seen: list[type[KernelError]] = []
 
     def try_map(obj: GemObject) -> None:
-        node = mman.find_mmap_offset(obj, WB).node
+        mmo = mman.find_mmap_offset(obj, WB)
+        assert mmo is not None
+        node = mmo.node
         vma = Vma(gem_env.mm, 1 << 30, (1 << 30) + PAGE_SIZE,
                   VM_READ | VM_MAYREAD | VM_SHARED, node.start)
         with pytest.raises(KernelError) as exc:
@@ -295,18 +299,23 @@ def test_bytes_written_through_wb_are_seen_through_wc_uc_and_gtt(gem_env: GemEnv
     assert gem_env.mm.cpu_read(maps[WB] + 2 * PAGE_SIZE, 7) == b"via GTT"
 
 
-def test_the_first_cpu_fault_populates_the_whole_mapping_and_dirties_the_object(
-        gem_env: GemEnv) -> None:
+def test_the_first_cpu_fault_populates_the_whole_mapping(gem_env: GemEnv) -> None:
     h = gem_env.create(4 * PAGE_SIZE)
-    addr = gem_env.map_new(h, WB, 4 * PAGE_SIZE)
+    addr = gem_env.map_new(h, WB, 4 * PAGE_SIZE, PROT_READ)
     assert gem_env.mm.resident_pages(addr, addr + 4 * PAGE_SIZE) == []
     gem_env.mm.cpu_read(addr + 3 * PAGE_SIZE, 1)
     resident = gem_env.mm.resident_pages(addr, addr + 4 * PAGE_SIZE)
     obj = _obj(gem_env, h)
     assert [pfn for _, pfn in resident] == list(obj.pages or [])
-    assert not obj.dirty and obj.pages_pin_count == 0
-    gem_env.mm.cpu_write(addr, b"!")
-    assert obj.dirty      # the mapping is writable: the fault marked it
+    assert obj.pages_pin_count == 0      # pinned only while the fault ran
+    assert not obj.dirty                 # a read-only mapping never dirties
+
+
+def test_any_fault_on_a_writable_mapping_marks_the_object_dirty(gem_env: GemEnv) -> None:
+    h = gem_env.create(PAGE_SIZE)
+    addr = gem_env.map_new(h, WC, PAGE_SIZE)
+    gem_env.mm.cpu_read(addr, 1)         # the kernel looks at VM_WRITE, not at the access
+    assert _obj(gem_env, h).dirty
 
 
 def test_a_mapping_split_by_munmap_keeps_showing_the_right_object_pages(
@@ -440,13 +449,15 @@ LEGACY_LADDER = [
 
 @pytest.mark.parametrize(("platform", "kind", "offset", "size", "flags", "err"),
                          LEGACY_LADDER)
-def test_legacy_mmap_checks_in_the_kernels_order(platform: dict[str, object], kind: str,
+def test_legacy_mmap_checks_in_the_kernels_order(platform: dict[str, Any], kind: str,
                                                  offset: int, size: int, flags: int,
                                                  err: type[KernelError] | None) -> None:
     env = GemEnv(**platform)
     try:
-        handle = {"bad-handle": lambda: 9, "shmem": lambda: env.create(2 * PAGE_SIZE),
-                  "userptr": lambda: _userptr(env)}[kind]()
+        makers: dict[str, Callable[[], int]] = {
+            "bad-handle": lambda: 9, "shmem": lambda: env.create(2 * PAGE_SIZE),
+            "userptr": lambda: _userptr(env)}
+        handle = makers[kind]()
         vmas = env.mm.nr_vmas()
         if err is None:
             addr = legacy_mmap(env.dev, env.file, env.mm, handle, offset, size, flags)
@@ -476,15 +487,14 @@ def test_a_legacy_mapping_shares_data_with_mmap_offset_and_can_be_pinned(
     assert gem_env.dev.counters()["objects"] == 0
 
 
-def test_purging_zaps_a_legacy_mapping(gem_env: GemEnv) -> None:
+def test_purging_zaps_a_legacy_mapping_but_putting_pages_does_not(gem_env: GemEnv) -> None:
     h = gem_env.create(PAGE_SIZE)
     cpu = legacy_mmap(gem_env.dev, gem_env.file, gem_env.mm, h, 0, PAGE_SIZE, 0)
     gem_env.mm.cpu_write(cpu, b"x")
-    shrink(gem_env.dev, 1 << 20)                         # WILLNEED: the mapping stays
+    shrink(gem_env.dev, 1 << 20)                         # the store keeps the frame
     assert gem_env.mm.nr_ptes() == 1
-    madvise(gem_env.dev, gem_env.file, h, MADV_DONTNEED)
-    gem_env.mm.cpu_read(cpu, 1)                          # pages again (DONTNEED keeps them)
-    shrink(gem_env.dev, 1 << 20)
+    assert gem_env.mm.cpu_read(cpu, 1) == b"x"
+    assert not madvise(gem_env.dev, gem_env.file, h, MADV_DONTNEED)   # no pages: purged now
     assert gem_env.mm.nr_ptes() == 0
     with pytest.raises(Sigbus):
         gem_env.mm.cpu_read(cpu, 1)

@@ -16,11 +16,6 @@ from softgem.units import PAGE_SIZE
 RW = PROT_READ | PROT_WRITE
 
 
-@pytest.fixture(autouse=True)
-def _drmfd_exported(monkeypatch: pytest.MonkeyPatch) -> None:
-    # Until softgem.uapi's root exports DrmFd (the uapi helper's file), machine.py needs it.
-    monkeypatch.setattr(uapi, "DrmFd", DrmFd, raising=False)
-
 
 @pytest.fixture
 def machine() -> Iterator[softgem.Machine]:

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pathlib
-from collections.abc import Iterator
 import random
 import sys
+from collections.abc import Iterator
 
 import pytest
 
@@ -14,7 +14,7 @@ from softgem.sync import lockdep
 
 # The helpers module sits next to this file; make it importable however pytest was started.
 sys.path.insert(0, str(pathlib.Path(__file__).parent))
-from mmtest import DeviceFile, Recorder  # noqa: E402
+from mmtest import DeviceFile, Recorder
 
 
 @pytest.fixture(autouse=True)

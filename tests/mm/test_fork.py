@@ -5,9 +5,8 @@ from __future__ import annotations
 from mmtest import ANON, RW, SHARED_ANON, DeviceFile, P
 
 from softgem.mm import Mm
-from softgem.posix import MADV_DONTFORK, MAP_SHARED, PROT_READ
-
 from softgem.mm.madvise import MADV_WIPEONFORK
+from softgem.posix import MADV_DONTFORK, MAP_SHARED, PROT_READ
 
 
 def test_the_child_has_the_same_layout_and_contents(mm: Mm) -> None:

@@ -8,7 +8,12 @@ from mmtest import ANON, RW, SHARED_ANON, DeviceFile, P
 from softgem.errors import EFAULT, SimBug
 from softgem.mm import Mm, pin_user_pages, probe_range, unpin_user_pages
 from softgem.posix import (
-    MADV_DONTNEED, MAP_FIXED, MAP_SHARED, PROT_NONE, PROT_READ, PROT_WRITE,
+    MADV_DONTNEED,
+    MAP_FIXED,
+    MAP_SHARED,
+    PROT_NONE,
+    PROT_READ,
+    PROT_WRITE,
 )
 
 
@@ -49,10 +54,7 @@ REFUSALS = [
 @pytest.mark.parametrize(("prot", "device", "write"), REFUSALS)
 def test_gup_refuses_with_efault(mm: Mm, dev: DeviceFile, prot: int, device: bool,
                                  write: bool) -> None:
-    if device:
-        a = mm.mmap(0, P, prot, MAP_SHARED, file=dev)
-    else:
-        a = mm.mmap(0, P, prot, ANON)
+    a = mm.mmap(0, P, prot, MAP_SHARED, file=dev) if device else mm.mmap(0, P, prot, ANON)
     with pytest.raises(EFAULT):
         pin_user_pages(mm, a, 1, write=write)
     assert mm.phys.nr_pinned() == 0

@@ -6,11 +6,25 @@ from mmtest import ANON, RW, SHARED_ANON, DeviceFile, P
 from softgem.errors import EACCES, EINVAL, ENOMEM, EOPNOTSUPP, EPERM, KernelError
 from softgem.mm import VM_DONTCOPY, Mm, pin_user_pages, unpin_user_pages
 from softgem.mm.madvise import (
-    MADV_COLD, MADV_DODUMP, MADV_HWPOISON, MADV_POPULATE_READ, MADV_POPULATE_WRITE,
+    MADV_COLD,
+    MADV_DODUMP,
+    MADV_HWPOISON,
+    MADV_POPULATE_READ,
+    MADV_POPULATE_WRITE,
 )
 from softgem.posix import (
-    MADV_DOFORK, MADV_DONTFORK, MADV_DONTNEED, MADV_FREE, MADV_NORMAL, MADV_REMOVE,
-    MADV_WILLNEED, MAP_FIXED, MAP_LOCKED, MAP_PRIVATE, MAP_SHARED, PROT_READ,
+    MADV_DOFORK,
+    MADV_DONTFORK,
+    MADV_DONTNEED,
+    MADV_FREE,
+    MADV_NORMAL,
+    MADV_REMOVE,
+    MADV_WILLNEED,
+    MAP_FIXED,
+    MAP_LOCKED,
+    MAP_PRIVATE,
+    MAP_SHARED,
+    PROT_READ,
 )
 
 # (offset, length, advice, errno) against a 2-page RW anon mapping, a hole, then 1 page

@@ -18,7 +18,7 @@ from softgem.posix import (
     PROT_NONE,
     PROT_READ,
 )
-from softgem.units import PAGE_SIZE, TASK_SIZE
+from softgem.units import TASK_SIZE
 
 MMAP_LADDER = [
     # (addr, length, prot, flags, errno class)
@@ -219,17 +219,18 @@ class TestBrk:
         assert mm.brk(base + 3 * P) == base + 3 * P
 
 
-def test_vm_max_map_count_bounds_the_number_of_mappings() -> None:
-    from softgem.mm import vmaops
-    mm = Mm(PhysMem(8))
-    old = vmaops.MAX_MAP_COUNT
+def test_vm_max_map_count_bounds_mappings_and_splits(monkeypatch: pytest.MonkeyPatch) -> None:
     import softgem.mm.mmap as mmap_mod
-    mmap_mod.MAX_MAP_COUNT = vmaops.MAX_MAP_COUNT = 3
-    try:
-        for prot in (PROT_READ, RW, PROT_READ, RW):
-            mm.mmap(0, P, prot, ANON)
-        with pytest.raises(ENOMEM):
-            mm.mmap(0, P, PROT_READ, ANON)
-    finally:
-        mmap_mod.MAX_MAP_COUNT = vmaops.MAX_MAP_COUNT = old
-    assert PAGE_SIZE == P
+    from softgem.mm import vmaops
+    monkeypatch.setattr(mmap_mod, "MAX_MAP_COUNT", 2)
+    monkeypatch.setattr(vmaops, "MAX_MAP_COUNT", 2)
+    mm = Mm(PhysMem(8))
+    a = mm.mmap(0, 3 * P, RW, ANON)
+    mm.mmap(0, P, PROT_READ, ANON)          # neighbours with other rights: no merging
+    mm.mmap(0, P, RW, ANON)
+    assert mm.nr_vmas() == 3                # the check is "more than the limit" already
+    with pytest.raises(ENOMEM):
+        mm.mmap(0, P, PROT_READ, ANON)
+    with pytest.raises(ENOMEM):
+        mm.munmap(a + P, P)                 # would need a split
+    mm.munmap(a, 3 * P)                     # no split needed

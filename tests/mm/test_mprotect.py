@@ -6,7 +6,7 @@ from mmtest import ANON, RW, DeviceFile, P
 from softgem.errors import EACCES, EINVAL, ENOMEM, KernelError, Segfault
 from softgem.mm import VM_ACCOUNT, VM_WRITE, Mm
 from softgem.mm.mprotect import PROT_GROWSDOWN, PROT_GROWSUP
-from softgem.posix import MAP_SHARED, PROT_EXEC, PROT_NONE, PROT_READ, PROT_WRITE
+from softgem.posix import MAP_SHARED, PROT_EXEC, PROT_NONE, PROT_READ
 
 # (offset, length, prot, errno) against a 4-page RW mapping followed by a 1-page hole
 LADDER = [

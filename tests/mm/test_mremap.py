@@ -6,7 +6,12 @@ from mmtest import ANON, RW, SHARED_ANON, DeviceFile, P
 from softgem.errors import EFAULT, EINVAL, ENOMEM, KernelError
 from softgem.mm import Mm, pin_user_pages, unpin_user_pages
 from softgem.posix import (
-    MAP_FIXED, MAP_SHARED, MREMAP_DONTUNMAP, MREMAP_FIXED, MREMAP_MAYMOVE, PROT_READ,
+    MAP_FIXED,
+    MAP_SHARED,
+    MREMAP_DONTUNMAP,
+    MREMAP_FIXED,
+    MREMAP_MAYMOVE,
+    PROT_READ,
 )
 
 MAY, FIX, DONT = MREMAP_MAYMOVE, MREMAP_FIXED, MREMAP_DONTUNMAP

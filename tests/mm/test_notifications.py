@@ -6,7 +6,13 @@ from mmtest import ANON, RW, SHARED_ANON, DeviceFile, P, Recorder
 
 from softgem.mm import Mm, NotifyEvent, pin_user_pages, unpin_user_pages
 from softgem.posix import (
-    MADV_DONTNEED, MADV_FREE, MAP_FIXED, MAP_SHARED, MREMAP_FIXED, MREMAP_MAYMOVE, PROT_READ,
+    MADV_DONTNEED,
+    MADV_FREE,
+    MAP_FIXED,
+    MAP_SHARED,
+    MREMAP_FIXED,
+    MREMAP_MAYMOVE,
+    PROT_READ,
 )
 
 UNMAP, CLEAR = NotifyEvent.UNMAP, NotifyEvent.CLEAR

@@ -147,7 +147,7 @@ class IndexMachine(RuleBasedStateMachine):
         assert len(self.tree) == len(self.model)
 
 
-IndexMachine.TestCase.settings = settings(max_examples=60, stateful_step_count=60,
+IndexMachine.TestCase.settings = settings(max_examples=30, stateful_step_count=50,
                                           deadline=None)
 TestIndexAgainstBruteForce = IndexMachine.TestCase
 

@@ -13,7 +13,6 @@ import softgem
 from softgem import uapi
 from softgem.gem import DEFAULT_PLATFORM
 from softgem.posix import MAP_ANONYMOUS, MAP_PRIVATE, PROT_READ, PROT_WRITE
-from softgem.uapi.drmfd import DrmFd
 from softgem.uapi.handlers_getparam import (
     I915_PARAM_OA_TIMESTAMP_FREQUENCY,
     I915_PARAM_PXP_STATUS,
@@ -24,11 +23,6 @@ from softgem.units import PAGE_SIZE, TASK_SIZE
 RW = PROT_READ | PROT_WRITE
 P = DEFAULT_PLATFORM
 
-
-@pytest.fixture(autouse=True)
-def _drmfd_exported(monkeypatch: pytest.MonkeyPatch) -> None:
-    # Until softgem.uapi's root exports DrmFd (the uapi helper's file), machine.py needs it.
-    monkeypatch.setattr(uapi, "DrmFd", DrmFd, raising=False)
 
 
 @pytest.fixture

@@ -23,12 +23,6 @@ CARD, RENDER = "/dev/dri/card0", "/dev/dri/renderD128"
 RW = PROT_READ | PROT_WRITE
 
 
-@pytest.fixture(autouse=True)
-def _drmfd_exported(monkeypatch: pytest.MonkeyPatch) -> None:
-    # machine.py opens device nodes through ``softgem.uapi.DrmFd``; until the package root
-    # exports it (the uapi helper owns __init__), provide it for these tests.
-    monkeypatch.setattr(uapi, "DrmFd", DrmFd, raising=False)
-
 
 @pytest.fixture
 def machine() -> Iterator[softgem.Machine]:
