@@ -13,25 +13,27 @@ one call for longer than ``takeover_after`` does an idle worker (they look every
 ``check_every``) claim leadership and start receiving; the stalled leader becomes idle when
 it is done.
 
-Leadership is a sequence of *terms*.  ``claims[t]`` names the worker that owns term ``t``;
-``dict.setdefault`` is atomic, so claiming a term is a compare-and-swap: exactly one worker
-wins each term.
+Leadership is a chain of *leases*: the leader holds a fresh dict per term, and the worker
+that writes its ``"next"`` key first (``dict.setdefault`` is atomic: a compare-and-swap)
+leads the next term.  A lease is published in ``serving`` only while its call is being
+served, so only then can a standby claim it.
 
 =======================  ===================================================================
 state                    meaning
 =======================  ===================================================================
-leader of t, waiting     ``serving`` is None; polls and receives; nobody may claim t+1
-leader of t, serving     ``serving = (t, since)``; an idle worker may claim t+1 once the
-                         call is older than ``takeover_after``
-after serving            the leader claims t+1 for itself: won -> still leader (clears
-                         ``serving``); lost -> a standby owns t+1, the old leader goes idle
+leader, waiting          holds an unpublished lease; polls and receives; nobody can claim
+leader, serving          ``serving = (lease, since)``; a standby may claim ``lease["next"]``
+                         once the call is older than ``takeover_after``
+after serving            the leader claims ``lease["next"]`` itself: won -> still leader,
+                         with a fresh lease (``serving`` cleared); lost -> a standby leads,
+                         the old leader goes idle
 =======================  ===================================================================
 
-Race the claim rules out::
+Race the claim rules out (a stale read cannot win, because every lease is claimed once)::
 
-    leader L (term t)                      idle worker W
-    serves, then claims t+1: wins          reads serving = (t, old)  (stale)
-    serving = None; polls                  claims t+1: loses -> stays idle
+    leader L                               idle worker W
+    serves, claims lease["next"]: wins     reads serving = (lease, old)  (stale)
+    serving = None; polls                  lease.setdefault("next"): L -> stays idle
 
 Rejected alternatives: every worker blocking in RECV (stuck receivers); a receiver thread
 handing calls to a pool (a thread switch per call: most of a round trip); a fixed leader
@@ -62,8 +64,7 @@ class WorkerPool(Generic[T]):
         self._report = report
         self._takeover_after = takeover_after
         self._check_every = check_every
-        self._claims: dict[int, int] = {0: 0}
-        self._serving: tuple[int, float] | None = None
+        self._serving: tuple[dict[str, int], float] | None = None
         self._done = False
         self._idle = WaitQueue("host.idle-workers")
         self._threads = [threading.Thread(target=self._run, args=(i,), daemon=True,
@@ -83,11 +84,11 @@ class WorkerPool(Generic[T]):
         self._idle.wake_up_all()
 
     def _run(self, me: int) -> None:
-        term: int | None = 0 if me == 0 else None
+        lease: dict[str, int] | None = {} if me == 0 else None
         while True:
-            if term is None:
-                term = self._standby(me)
-                if term is None:
+            if lease is None:
+                lease = self._standby(me)
+                if lease is None:
                     return
             try:
                 if self._done or not self._wait():
@@ -100,30 +101,29 @@ class WorkerPool(Generic[T]):
                 return
             if item is None:
                 continue
-            self._serving = (term, time.monotonic())
+            self._serving = (lease, time.monotonic())
             try:
                 self._serve(item)
             except Exception as exc:
                 self._report("serve", exc)
-            if self._claims.setdefault(term + 1, me) == me:
-                self._claims.pop(term, None)
-                term += 1
+            if lease.setdefault("next", me) == me:
+                lease = {}
                 self._serving = None
             else:
-                term = None
+                lease = None
 
     def _stalled(self) -> bool:
         serving = self._serving
         return serving is not None and time.monotonic() - serving[1] > self._takeover_after
 
-    def _standby(self, me: int) -> int | None:
-        """Idle until the leader stalls (return the term this worker won) or the end."""
+    def _standby(self, me: int) -> dict[str, int] | None:
+        """Idle until the leader stalls (return the lease this worker won) or the end."""
         while True:
             self._idle.wait_event(lambda: self._done or self._stalled(), self._check_every)
             if self._done:
                 return None
             serving = self._serving
-            if serving is not None and self._stalled():
-                term = serving[0] + 1
-                if self._claims.setdefault(term, me) == me:
-                    return term
+            if (serving is not None
+                    and time.monotonic() - serving[1] > self._takeover_after
+                    and serving[0].setdefault("next", me) == me):
+                return {}

@@ -1,7 +1,7 @@
 """Loads and stores into an address space: the program's own (a bad one is a Segfault) and
 the kernel's ``copy_from_user`` / ``copy_to_user`` (a bad one is EFAULT).
 
-Data moves one page-sized numpy slice at a time, never byte by byte.  The copy runs under
+Data moves one page-sized memoryview slice of ``phys.flat`` at a time, never byte by byte.  The copy runs under
 the page-table lock, so the frame behind a pte cannot be zapped and recycled in the middle
 of the copy (the kernel gets the same guarantee from the TLB flush that precedes freeing).
 When a pte is missing or read-only for a write, the lock is dropped, the page is faulted
@@ -18,8 +18,6 @@ express write-only), a store needs VM_WRITE.
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
-
-import numpy as np
 
 from ..errors import EFAULT, ENOMEM, Segfault, Sigbus
 from ..units import PAGE_MASK, PAGE_SHIFT, PAGE_SIZE, TASK_SIZE
@@ -56,14 +54,13 @@ def read_mem(mm: Mm, addr: int, n: int, kernel: bool) -> bytes:
 
 
 def write_mem(mm: Mm, addr: int, data: bytes | bytearray | memoryview, kernel: bool) -> None:
-    n = len(data)
-    if n == 0:
+    src = memoryview(data).cast("B")
+    if len(src) == 0:
         return
-    src = np.frombuffer(data, dtype=np.uint8, count=n)
-    _access(mm, addr, n, src, None, kernel)
+    _access(mm, addr, len(src), src, None, kernel)
 
 
-def _access(mm: Mm, addr: int, n: int, src: np.ndarray | None, out: memoryview | None,
+def _access(mm: Mm, addr: int, n: int, src: memoryview | None, out: memoryview | None,
             kernel: bool) -> None:
     write = src is not None
     if not access_ok(addr, n):
@@ -86,11 +83,11 @@ def _access(mm: Mm, addr: int, n: int, src: np.ndarray | None, out: memoryview |
         mm.mmap_lock.up_read()
 
 
-def _access_vma(mm: Mm, vma: Vma, pos: int, stop: int, base: int, src: np.ndarray | None,
+def _access_vma(mm: Mm, vma: Vma, pos: int, stop: int, base: int, src: memoryview | None,
                 out: memoryview | None, kernel: bool) -> None:
     """Copy ``[pos, stop)`` (inside one VMA), faulting pages in as needed."""
     phys = mm.phys
-    data = phys.data
+    flat = phys.flat
     frame0 = phys.base_pfn
     lookup = mm.pt.lookup
     ptl = mm.page_table_lock
@@ -104,14 +101,14 @@ def _access_vma(mm: Mm, vma: Vma, pos: int, stop: int, base: int, src: np.ndarra
                     break
                 off = pos & (PAGE_SIZE - 1)
                 k = min(PAGE_SIZE - off, stop - pos)
-                row = (pte >> 2) - frame0
+                at = (((pte >> 2) - frame0) << PAGE_SHIFT) | off
                 i = pos - base
                 if src is not None:
-                    data[row, off:off + k] = src[i:i + k]
+                    flat[at:at + k] = src[i:i + k]
                     phys.set_dirty(pte >> 2)
                 else:
                     assert out is not None
-                    out[i:i + k] = data[row, off:off + k]  # type: ignore[call-overload]
+                    out[i:i + k] = flat[at:at + k]
                 pos += k
         finally:
             ptl.unlock()

@@ -10,7 +10,10 @@ Lock order: mmap_lock -> i_mmap_lock -> page_table_lock.  VMAs are linked and un
 with i_mmap_lock held for write (and their mm's mmap_lock held for write).
 
 VMAs are kept in insertion order (a dict used as an ordered set): iteration order is then
-decided by the program, never by object identity.
+decided by the program, never by object identity.  The order also closes a race, as the
+kernel's ``vma_interval_tree_insert_after`` does: fork and mremap link the new VMA *after*
+the one whose ptes they copy or move, so a concurrent ``unmap_mapping_range`` either zaps
+the source before the copy (nothing to copy) or reaches the new VMA after the copy.
 """
 
 from __future__ import annotations

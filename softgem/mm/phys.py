@@ -63,6 +63,7 @@ class PhysMem:
         "_watermark",
         "base_pfn",
         "data",
+        "flat",
         "nr_frames",
         "zero_pfn",
     )
@@ -75,6 +76,9 @@ class PhysMem:
         # A random, 2 MiB-aligned base so contiguity is still meaningful to the GPU layer.
         self.base_pfn = Pfn(rng.randrange(0x100, 0x4000) << 9)
         self.data: npt.NDArray[np.uint8] = np.zeros((nr_frames, PAGE_SIZE), dtype=np.uint8)
+        # The same bytes as one flat memoryview: slicing it is the cheapest way to move a
+        # page-sized run in or out (no numpy object per copy).
+        self.flat: memoryview = self.data.data.cast("B")
         self._ref = [0] * nr_frames
         self._pin = [0] * nr_frames
         self._flags = bytearray(nr_frames)

@@ -97,6 +97,28 @@ def test_mprotect_notifies_only_where_page_tables_were_populated(mm: Mm, rec: Re
     assert rec.starts()[0][1] == a
 
 
+def test_mprotect_still_notifies_after_dontneed_because_page_tables_stay(
+        mm: Mm, rec: Recorder) -> None:
+    a = mm.mmap(0, 4 * P, RW, ANON)
+    mm.cpu_write(a, b"x")
+    mm.madvise(a, 4 * P, MADV_DONTNEED)
+    assert mm.nr_ptes() == 0
+    rec.clear()
+    mm.mprotect(a, 4 * P, PROT_READ)
+    assert [e for e, _, _ in rec.starts()] == [PVMA]
+
+
+def test_mprotect_is_silent_again_once_munmap_freed_the_page_tables(
+        mm: Mm, rec: Recorder) -> None:
+    a = mm.mmap(0x7000_0000_0000, 4 * P, RW, ANON)
+    mm.cpu_write(a, b"x")
+    mm.munmap(a, 4 * P)
+    b = mm.mmap(a, 4 * P, RW, ANON)
+    rec.clear()
+    mm.mprotect(b, 4 * P, PROT_READ)
+    assert rec.log == []
+
+
 def test_mprotect_to_the_same_rights_notifies_nothing(mm: Mm, rec: Recorder) -> None:
     a = mm.mmap(0, 4 * P, RW, ANON)
     mm.cpu_write(a, b"x")
