@@ -14,13 +14,16 @@ N = 0 has no subscriptions installed at all: the address space of a process that
 made a userptr, where the mm's "does anyone listen?" test is all that runs.  The callback
 is the v6.8 userptr one: set the seq, return True.
 
-Fairness: every configuration gets its own address space, built up front; samples of the
-configurations are interleaved round-robin (rotating the order each round) and each keeps
-its best sample, so drifting machine load cannot favour one N.  Samples are timed in this
-thread's CPU time (the work is single-threaded and never sleeps), so time spent descheduled
-by other processes on a shared machine is not counted either.  The long-lived notifiers are
-moved out of the cyclic GC's view (``gc.freeze``) and the collector is paused inside a
-sample, so a full collection over 100k objects is not charged to whichever sample it hits.
+Fairness: every configuration gets its own address space, built up front.  Each round
+samples every configuration once, in a rotating order, so drifting machine load cannot
+favour one N.  A ratio is the median over rounds of (rate with N) / (rate with 0) taken in
+the same round: load that comes and goes hits both sides of a pair alike, and the median
+drops the rounds it hit unevenly.  Rates shown are each configuration's best sample.
+Samples are timed in this thread's CPU time (the work is single-threaded and never sleeps),
+so time spent descheduled by other processes is not counted either.  The long-lived
+notifiers are moved out of the cyclic GC's view (``gc.freeze``) and the collector is paused
+inside a sample, so a full collection over 100k objects is not charged to whichever sample
+it hits.
 
 Also reported, to check the design target directly: the cost of one miss query of the
 interval index at the largest N, and of a whole invalidate_range_start/end pair that
@@ -30,6 +33,7 @@ misses, next to the cost of one mmap+munmap pair with no subscriptions.
 from __future__ import annotations
 
 import gc
+import statistics
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -161,41 +165,49 @@ def _run_rounds(configs: list[_Config], plan: _Plan) -> None:
             cfg.best = max(cfg.best, rate)
 
 
+def _paired_ratio(cfg: _Config, baseline: _Config) -> float:
+    """Median over rounds of this configuration's rate over the baseline's, same round."""
+    return statistics.median(x / b for x, b in zip(cfg.samples, baseline.samples, strict=True))
+
+
 def _short(n: int) -> str:
     return f"{n // 1000}k" if n >= 1000 else str(n)
 
 
+def _report(configs: list[_Config], plan: _Plan, quick: bool) -> BenchResult:
+    baseline, top = configs[0], max(plan.ns)
+    result = BenchResult(f"userptr impact: mmap+munmap rate with N interval notifiers "
+                         f"({'quick' if quick else 'full'})")
+    result.add("N=0 (no subscriptions): mmap+munmap pairs/s", f"{baseline.best:,.0f}")
+    result.add("N=0: one mmap+munmap pair (us)", f"{1e6 / baseline.best:.2f}")
+    for variant in VARIANTS:
+        for cfg in configs[1:]:
+            if cfg.variant == variant:
+                result.add(f"{variant} N={cfg.n}: mmap+munmap pairs/s",
+                           f"{cfg.best:,.0f} ({_paired_ratio(cfg, baseline):.3f} of N=0)")
+        _miss_costs(next(c for c in configs if c.variant == variant and c.n == top), result)
+    for variant in VARIANTS:
+        cfg = next(c for c in configs if c.variant == variant and c.n == top)
+        result.ratio(f"{variant} {_short(top)}/0", _paired_ratio(cfg, baseline), 0.8)
+    result.notes.append(
+        f"{plan.rounds} interleaved rounds x {plan.cycles_per_sample} cycle(s) of "
+        f"{plan.maps_per_cycle} mmap({MAP_LEN}) + munmap per configuration; ratios are "
+        f"medians of same-round pairs.  Intervals are {BO_SIZE // 1024} KiB; overlap-16 "
+        f"starts one per page.")
+    return result
+
+
 def bench_impact(quick: bool) -> BenchResult:
+    """The ``impact`` benchmark (see the module docstring); ``quick`` for tests."""
     plan = QUICK if quick else FULL
     phys = PhysMem(1024)
-    baseline = _Config("none", 0, *_build(phys, BO_SIZE, 0))
-    configs = [baseline]
+    configs = [_Config("none", 0, *_build(phys, BO_SIZE, 0))]
     for variant, stride in VARIANTS.items():
         configs += [_Config(variant, n, *_build(phys, stride, n)) for n in plan.ns if n]
     gc.collect()
     gc.freeze()
     try:
         _run_rounds(configs, plan)
-        result = BenchResult(f"userptr impact: mmap+munmap rate with N interval notifiers "
-                             f"({'quick' if quick else 'full'})")
-        pair_us = 1e6 / baseline.best
-        result.add("N=0 (no subscriptions): mmap+munmap pairs/s", f"{baseline.best:,.0f}")
-        result.add("N=0: one mmap+munmap pair (us)", f"{pair_us:.2f}")
-        top = max(plan.ns)
-        for variant in VARIANTS:
-            for cfg in configs[1:]:
-                if cfg.variant == variant:
-                    result.add(f"{variant} N={cfg.n}: mmap+munmap pairs/s",
-                               f"{cfg.best:,.0f} ({cfg.best / baseline.best:.3f} of N=0)")
-            biggest = next(c for c in configs if c.variant == variant and c.n == top)
-            _miss_costs(biggest, result)
-        for variant in VARIANTS:
-            cfg = next(c for c in configs if c.variant == variant and c.n == top)
-            result.ratio(f"{variant} {_short(top)}/0", cfg.best / baseline.best, 0.8)
-        result.notes.append(
-            f"{plan.rounds} interleaved rounds x {plan.cycles_per_sample} cycle(s) of "
-            f"{plan.maps_per_cycle} mmap({MAP_LEN}) + munmap per configuration; best sample "
-            f"kept.  Intervals are {BO_SIZE // 1024} KiB; overlap-16 starts one per page.")
-        return result
+        return _report(configs, plan, quick)
     finally:
         gc.unfreeze()

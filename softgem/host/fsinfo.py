@@ -1,4 +1,4 @@
-"""stat, access and readlink of the paths and fds the supervisor answers for.
+"""stat, access, readlink and xattrs of the paths and fds the supervisor answers for.
 
 Device nodes and device fds stat as character devices 226:minor (statbuf.py); shadow paths
 stat as the shadow file does; ``readlink("/proc/self/fd/N")`` of a device fd says
@@ -49,6 +49,10 @@ class FsInfoCalls:
                                                      n.args[2]),
             NR["readlinkat"]: lambda n: self._readlink(n, signed32(n.args[0]), n.args[1],
                                                        n.args[2], n.args[3]),
+            NR["getxattr"]: lambda n: self._xattr(n, True, get=True),
+            NR["lgetxattr"]: lambda n: self._xattr(n, False, get=True),
+            NR["listxattr"]: lambda n: self._xattr(n, True, get=False),
+            NR["llistxattr"]: lambda n: self._xattr(n, False, get=False),
         }
 
     # --- stat ---
@@ -105,6 +109,17 @@ class FsInfoCalls:
         if os.access(node.spath, mode & 7, follow_symlinks=follow):
             return 0
         raise EACCES(node.vpath.decode())
+
+    # --- extended attributes: the nodes have none (``ls -l`` asks) ---
+
+    def _xattr(self, n: Notification, follow: bool, get: bool) -> Reply:
+        node = self.devices.lookup(n, AT_FDCWD, n.args[0], follow)
+        if node is None:
+            return None
+        self._node_attr(node, follow)                 # ENOENT for a missing shadow path
+        if get:
+            raise error_for(errno.ENODATA, node.vpath.decode())
+        return 0
 
     # --- readlink ---
 

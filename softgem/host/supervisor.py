@@ -45,7 +45,8 @@ __all__ = ["FILTER_ALWAYS", "FILTER_WHEN", "Supervisor", "run"]
 #: system calls always sent to the supervisor
 FILTER_ALWAYS = tuple(NR[name] for name in (
     "open", "openat", "openat2", "stat", "lstat", "fstat", "newfstatat", "statx", "access",
-    "faccessat", "faccessat2", "readlink", "readlinkat", "munmap", "mremap", "mprotect",
+    "faccessat", "faccessat2", "readlink", "readlinkat", "getxattr", "lgetxattr", "listxattr",
+    "llistxattr", "munmap", "mremap", "mprotect",
     "pkey_mprotect", "brk", "fork", "clone3", "execve", "execveat", "exit_group"))
 #: system calls sent only when an argument says they may matter
 FILTER_WHEN = {

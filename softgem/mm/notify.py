@@ -10,7 +10,6 @@ every change to its page tables, and :func:`release` when it is torn down.
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
 from typing import Any, Protocol
 
 __all__ = [
@@ -37,22 +36,43 @@ class NotifyEvent(enum.IntEnum):
     EXCLUSIVE = 7
 
 
-@dataclass(frozen=True, slots=True)
 class NotifierRange:
-    """``struct mmu_notifier_range``: the half-open range ``[start, end)`` of ``mm``."""
+    """``struct mmu_notifier_range``: the half-open range ``[start, end)`` of ``mm``.
 
-    mm: Any
-    start: int
-    end: int
-    event: NotifyEvent
-    blockable: bool = True
-    owner: object = None
+    A hand-written slotted class rather than a frozen dataclass: one is built for every
+    munmap, and the dataclass constructor costs about 1.5 us more (bench impact).  Treat
+    instances as immutable.
+    """
 
-    def __post_init__(self) -> None:
-        if not self.start < self.end:
+    __slots__ = ("blockable", "end", "event", "mm", "owner", "start")
+
+    def __init__(self, mm: Any, start: int, end: int, event: NotifyEvent,
+                 blockable: bool = True, owner: object = None) -> None:
+        if not start < end:
             from ..errors import SimBug
 
-            raise SimBug(f"empty or inverted notifier range [{self.start:#x}, {self.end:#x})")
+            raise SimBug(f"empty or inverted notifier range [{start:#x}, {end:#x})")
+        self.mm = mm
+        self.start = start
+        self.end = end
+        self.event = event
+        self.blockable = blockable
+        self.owner = owner
+
+    def _key(self) -> tuple[Any, ...]:
+        return (id(self.mm), self.start, self.end, self.event, self.blockable, self.owner)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, NotifierRange):
+            return NotImplemented
+        return self.mm is other.mm and self._key() == other._key()
+
+    def __hash__(self) -> int:
+        return hash((self.start, self.end, self.event))
+
+    def __repr__(self) -> str:
+        return (f"NotifierRange([{self.start:#x}, {self.end:#x}), {self.event.name}"
+                f"{'' if self.blockable else ', non-blockable'})")
 
 
 class NotifierSubscriptions(Protocol):

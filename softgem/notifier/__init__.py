@@ -5,7 +5,8 @@ an :class:`MmuNotifierSubscriptions` on an address space the first time someone 
 and fans the events out to interval notifiers (collision-retry sequence protocol) and to
 whole-mm notifiers.  Modules: ``interval_tree`` (the index), ``subscriptions`` (per-mm
 state, the protocol's state table and race diagram), ``interval`` and ``mmu_notifier`` (the
-registration and read-side API), ``srcu`` (the grace period for unregister).
+registration and read-side API), ``hlist`` (the whole-mm notifier list), ``srcu`` (the
+grace period for unregister).
 """
 
 from .interval import (

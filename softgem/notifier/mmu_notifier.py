@@ -18,6 +18,7 @@ from typing import Any, Protocol
 from .. import trace
 from ..errors import SimBug
 from ..mm.notify import NotifierRange
+from .hlist import hlist_add, hlist_del
 from .subscriptions import NotifierMm, install_locked, subscriptions_of
 
 __all__ = [
@@ -65,7 +66,7 @@ def mmu_notifier_register_locked(sub: MmuNotifier, mm: NotifierMm) -> None:
         raise SimBug(f"{sub!r} registered twice")
     subs = install_locked(mm, itree=False)
     sub.mm = mm
-    subs.add_notifier(sub)
+    hlist_add(subs, sub)
     if trace.enabled:
         trace.emit("notifier", "register", notifier=type(sub.ops).__name__)
 
@@ -90,7 +91,7 @@ def mmu_notifier_unregister(sub: MmuNotifier, mm: NotifierMm) -> None:
             sub.ops.release(sub, mm)
         finally:
             subs.srcu.read_unlock(idx)
-        subs.del_notifier(sub)
+        hlist_del(subs, sub)
     subs.srcu.synchronize()
     sub.mm = None
     if trace.enabled:

@@ -76,6 +76,7 @@ from .. import trace
 from ..errors import EAGAIN, SimBug
 from ..mm.notify import NotifierRange, NotifyEvent
 from ..sync import LockdepMap, RwSem, SpinLock, WaitQueue, lockdep
+from .hlist import hlist_invalidate_end, hlist_invalidate_range_start, hlist_release
 from .interval_tree import IntervalTree
 from .srcu import Srcu
 
@@ -108,8 +109,8 @@ def map_might_wait() -> None:
 class MmuNotifierSubscriptions:
     """``struct mmu_notifier_subscriptions``: implements mm.notify.NotifierSubscriptions."""
 
-    __slots__ = ("active", "deferred", "has_itree", "hlist", "invalidate_seq", "itree",
-                 "lock", "nr_intervals_", "srcu", "wq")
+    __slots__ = ("_nr_intervals", "active", "deferred", "has_itree", "hlist",
+                 "invalidate_seq", "itree", "lock", "srcu", "wq")
 
     def __init__(self) -> None:
         self.lock = SpinLock("notifier.subscriptions_lock")
@@ -123,12 +124,12 @@ class MmuNotifierSubscriptions:
         self.wq = WaitQueue("notifier.subscriptions_wq")
         self.hlist: tuple[MmuNotifier, ...] = ()  # newest first, replaced under lock
         self.srcu = Srcu("notifier.srcu")
-        self.nr_intervals_ = 0
+        self._nr_intervals = 0
 
     # -- counters (leak tests) -------------------------------------------------------------
     def nr_intervals(self) -> int:
         """Registered interval notifiers, counting deferred inserts, minus deferred removes."""
-        return self.nr_intervals_
+        return self._nr_intervals
 
     def nr_notifiers(self) -> int:
         """Registered whole-mm notifiers."""
@@ -136,13 +137,26 @@ class MmuNotifierSubscriptions:
 
     def nr_registrations(self) -> int:
         """Everything still registered on this address space (zero after a clean exit)."""
-        return self.nr_intervals_ + len(self.hlist)
+        return self._nr_intervals + len(self.hlist)
 
     # -- the NotifierSubscriptions protocol ----------------------------------------------
     def invalidate_range_start(self, rng: NotifierRange) -> None:
         """Raises EAGAIN when a callback refuses a non-blockable range; then the range is
         already ended here and the caller must not call :meth:`invalidate_range_end`."""
-        annotate = lockdep.enabled          # the hot path: one flag test when lockdep is off
+        if lockdep.enabled or self.hlist:
+            self._start_annotated(rng)
+        elif self.has_itree:                # the hot path: interval notifiers only
+            self._itree_invalidate(rng)
+
+    def invalidate_range_end(self, rng: NotifierRange) -> None:
+        if lockdep.enabled or self.hlist:
+            self._end_annotated(rng)
+        elif self.has_itree:
+            self._itree_inv_end(rng)
+
+    def _start_annotated(self, rng: NotifierRange) -> None:
+        """Start with whole-mm notifiers and/or under lockdep (the range-start map held)."""
+        annotate = lockdep.enabled
         if annotate:
             RANGE_START_MAP.acquire()
         try:
@@ -150,7 +164,7 @@ class MmuNotifierSubscriptions:
                 self._itree_invalidate(rng)
             if self.hlist:
                 try:
-                    self._hlist_invalidate_range_start(rng)
+                    hlist_invalidate_range_start(self, rng)
                 except EAGAIN:
                     # The kernel leaves the interval half started here (its active count
                     # never drops); we end it so the address space does not wedge.
@@ -161,7 +175,7 @@ class MmuNotifierSubscriptions:
             if annotate:
                 RANGE_START_MAP.release()
 
-    def invalidate_range_end(self, rng: NotifierRange) -> None:
+    def _end_annotated(self, rng: NotifierRange) -> None:
         annotate = lockdep.enabled
         if annotate:
             RANGE_START_MAP.acquire()
@@ -169,7 +183,7 @@ class MmuNotifierSubscriptions:
             if self.has_itree:
                 self._itree_inv_end(rng)
             if self.hlist:
-                self._hlist_invalidate_end(rng)
+                hlist_invalidate_end(self, rng)
         finally:
             if annotate:
                 RANGE_START_MAP.release()
@@ -182,7 +196,7 @@ class MmuNotifierSubscriptions:
             self._itree_invalidate(rng)
             self._itree_inv_end(rng)
         if self.hlist:
-            self._hlist_release(mm)
+            hlist_release(self, mm)
 
     # -- interval side ---------------------------------------------------------------------
     def _itree_invalidate(self, rng: NotifierRange) -> None:
@@ -265,7 +279,7 @@ class MmuNotifierSubscriptions:
                 raise SimBug("odd invalidate_seq with no active invalidation")
             sub.invalidate_seq = self.invalidate_seq - 1
             self.itree.insert(sub)
-        self.nr_intervals_ += 1
+        self._nr_intervals += 1
         lock.unlock()
         return deferred
 
@@ -289,7 +303,7 @@ class MmuNotifierSubscriptions:
                     raise SimBug(f"remove of an unregistered interval [{sub.start:#x}, "
                                  f"{sub.end:#x})")
                 self.itree.remove(sub)
-            self.nr_intervals_ -= 1
+            self._nr_intervals -= 1
         finally:
             lock.unlock()
         return wait_seq
@@ -310,60 +324,6 @@ class MmuNotifierSubscriptions:
         if invalidating:
             self.wait_seq_released(seq)
         return seq, invalidating
-
-    # -- whole-mm side ---------------------------------------------------------------------
-    def _hlist_invalidate_range_start(self, rng: NotifierRange) -> None:
-        idx = self.srcu.read_lock()
-        try:
-            started = []
-            refused = False
-            for sub in self.hlist:
-                if sub.ops.invalidate_range_start(sub, rng):
-                    started.append(sub)
-                elif rng.blockable:
-                    raise SimBug(f"mmu notifier {sub!r} refused a blockable range")
-                else:
-                    refused = True
-            if refused:
-                # Every notifier saw the start; those that accepted expect their end.
-                for sub in started:
-                    sub.ops.invalidate_range_end(sub, rng)
-                raise EAGAIN("an mmu notifier refused a non-blockable range")
-        finally:
-            self.srcu.read_unlock(idx)
-
-    def _hlist_invalidate_end(self, rng: NotifierRange) -> None:
-        idx = self.srcu.read_lock()
-        try:
-            for sub in self.hlist:
-                sub.ops.invalidate_range_end(sub, rng)
-        finally:
-            self.srcu.read_unlock(idx)
-
-    def _hlist_release(self, mm: Any) -> None:
-        idx = self.srcu.read_lock()
-        try:
-            for sub in self.hlist:
-                sub.ops.release(sub, mm)
-        finally:
-            self.srcu.read_unlock(idx)
-        with self.lock:
-            for sub in self.hlist:
-                sub.hashed = False       # a later unregister will not call release again
-            self.hlist = ()
-        self.srcu.synchronize()
-
-    def add_notifier(self, sub: MmuNotifier) -> None:
-        with self.lock:
-            self.hlist = (sub, *self.hlist)
-            sub.hashed = True
-
-    def del_notifier(self, sub: MmuNotifier) -> None:
-        with self.lock:
-            if sub.hashed:
-                self.hlist = tuple(n for n in self.hlist if n is not sub)
-                sub.hashed = False
-
 
 def subscriptions_of(mm: NotifierMm) -> MmuNotifierSubscriptions | None:
     subs = mm.notifier_subscriptions

@@ -28,4 +28,4 @@ IOCTL_STRUCTS: dict[int, type[ctypes.Structure]] = {**DRM_IOCTL_STRUCTS, **I915_
 # they build on the names above).
 from .drmfd import DrmFd as DrmFd  # noqa: E402
 from .table import drm_ioctl as drm_ioctl  # noqa: E402
-from .table import lookup as ioctl_lookup  # noqa: E402
+from .table import lookup as lookup  # noqa: E402
