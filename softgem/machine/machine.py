@@ -14,12 +14,16 @@ from typing import Any
 from .. import trace
 from ..errors import EACCES, ENOENT, SimBug
 from ..mm import Mm, PhysMem
-from ..sync import Mutex
+from ..sync import FENCE_MAP, Mutex, lockdep
 from ..units import PAGE_SIZE
 from .files import FdTable, OpenFile
 from .process import Process
 
-__all__ = ["Machine", "Counters", "DEVICE_PATHS"]
+__all__ = ["Machine", "Counters", "DEVICE_PATHS", "LOCK_ORDER"]
+
+# design.md's lock order, primed like the kernel primes its classes at boot: taking these in
+# the reverse order anywhere is reported by lockdep even if the forward order never ran.
+LOCK_ORDER = ("mm.mmap_lock", "gem.object", FENCE_MAP)
 
 # The device nodes a process can open, and their DRM minor numbers.
 DEVICE_PATHS = {"/dev/dri/card0": 0, "/dev/dri/renderD128": 128}
@@ -49,6 +53,8 @@ class Machine:
 
     def __init__(self, *, memory: int = 1 << 30, seed: int = 0, platform: Any = None) -> None:
         self.seed = seed
+        if lockdep.enabled:
+            lockdep.prime(LOCK_ORDER)
         self.rng = random.Random(seed)
         self.phys = PhysMem(memory // PAGE_SIZE, rng=self.rng)
         self._lock = Mutex("machine.tasklist_lock")
