@@ -36,3 +36,19 @@ def bench(name: str | None, quick: bool) -> None:
             click.echo(bench_name)
         return
     sys.exit(run(name, quick=quick))
+
+
+@main.command(context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False})
+@click.option("--trace", "trace_on", is_flag=True,
+              help="Print each served ioctl and each invalidation as it happens.")
+@click.option("--memory", default=256, show_default=True,
+              help="MiB of frames for pinned pages.")
+@click.argument("argv", nargs=-1, required=True, type=click.UNPROCESSED)
+def run(trace_on: bool, memory: int, argv: tuple[str, ...]) -> None:
+    """Run PROGRAM with a software i915 at /dev/dri/card0 and renderD128.
+
+    Usage: softgem run [--trace] -- PROGRAM ARGS...
+    """
+    from .run import run_program
+
+    sys.exit(run_program(list(argv), trace_on=trace_on, memory=memory << 20))

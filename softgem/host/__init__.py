@@ -10,7 +10,7 @@ Modules, bottom up: seccomp (ABI, BPF, probes), syscalls (numbers), listener (an
 launch (process tree), procmem (target memory and maps), task (HostMm/HostTask), backend
 (the protocol), fake (FakeBackend), shadow/statbuf/paths (the device namespace), drmfile
 (device files), watcher (hang-ups and exits), proctable (processes and mms), devices /
-fsinfo / mmcalls (the handlers), supervisor (the loop).
+fsinfo / mmcalls (the handlers), workers (which thread receives), supervisor (the loop).
 """
 
 from __future__ import annotations

@@ -124,19 +124,20 @@ class DeviceCalls:
 
     def sys_ioctl(self, n: Notification) -> Reply:
         svc = self.svc
-        dfile = svc.files.get(n.pid, signed32(n.args[0]))
+        args = n.args
+        dfile = svc.files.get(n.pid, args[0] & 0xFFFFFFFF)   # not ours if negative
         if dfile is None:
             return None
-        request = n.args[1] & 0xFFFFFFFF
         try:
-            ret = svc.backend.ioctl(dfile.file, svc.procs.task(n), request, n.args[2])
+            ret = svc.backend.ioctl(dfile.file, svc.procs.task(n), args[1] & 0xFFFFFFFF,
+                                    args[2])
         except KernelError as err:
             if svc.trace:
-                svc.trace(f"pid {n.pid}: ioctl {request:#010x} arg {n.args[2]:#x} -> "
+                svc.trace(f"pid {n.pid}: ioctl {args[1]:#010x} arg {args[2]:#x} -> "
                           f"-{err.name}")
             raise
         finally:
             svc.files.put(dfile)
         if svc.trace:
-            svc.trace(f"pid {n.pid}: ioctl {request:#010x} arg {n.args[2]:#x} -> {ret}")
+            svc.trace(f"pid {n.pid}: ioctl {args[1]:#010x} arg {args[2]:#x} -> {ret}")
         return ret

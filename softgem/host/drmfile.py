@@ -82,10 +82,10 @@ class FileTable:
         if fd < 0:
             return None
         try:
-            link = os.readlink(f"/proc/{pid}/fd/{fd}")
+            link = os.readlink(b"/proc/%d/fd/%d" % (pid, fd))
         except OSError:
             return None
-        if not link.startswith("socket:["):
+        if not link.startswith(b"socket:["):
             return None
         return int(link[8:-1])
 
@@ -99,14 +99,19 @@ class FileTable:
     def get(self, pid: int, fd: int) -> DrmFile | None:
         """Like :meth:`peek`, with a reference the caller drops with :meth:`put`.
 
-        No lock on this path (it is every ioctl's): a dict lookup is atomic, and a file
-        that :meth:`hangup` removed concurrently is refused by ``get_unless_zero`` once its
-        last reference is gone (before that, serving it is what the kernel does too: an
-        ioctl in flight keeps a closed file alive)."""
-        if not self._by_inode:
+        Every ioctl comes through here, so it is written flat.  No lock: a dict lookup is
+        atomic, and a file that :meth:`hangup` removed concurrently is refused by
+        ``get_unless_zero`` once its last reference is gone (before that, serving it is
+        what the kernel does too: an ioctl in flight keeps a closed file alive)."""
+        if not self._by_inode or fd < 0:
             return None
-        ino = self._inode_of(pid, fd)
-        dfile = None if ino is None else self._by_inode.get(ino)
+        try:
+            link = os.readlink(b"/proc/%d/fd/%d" % (pid, fd))   # bytes: no decoding
+        except OSError:
+            return None
+        if not link.startswith(b"socket:["):
+            return None
+        dfile = self._by_inode.get(int(link[8:-1]))
         if dfile is None or not dfile.kref.get_unless_zero():
             return None
         return dfile

@@ -27,6 +27,7 @@ CHIPSET_ID = 0x1912                     # a gen9 (Skylake GT2) integrated part
 _VERSION = struct.Struct("<iii4xQQQQQQ")
 _GETPARAM = struct.Struct("<i4xQ")
 _FIELDS = (b"i915", b"20201103", b"Intel Graphics")
+_CHIPSET_ID_BYTES = struct.pack("<i", CHIPSET_ID)
 
 
 @dataclass(eq=False)
@@ -62,12 +63,11 @@ class FakeBackend:
             self.releases.append(file)
 
     def ioctl(self, file: object, task: HostTask, request: int, arg: int) -> int:
-        assert isinstance(file, FakeFile)
-        file.ioctls.append((task.pid, request, arg))      # list.append is atomic
-        if request == DRM_IOCTL_VERSION:
-            return self._version(task, arg)
+        file.ioctls.append((task.pid, request, arg))      # type: ignore[attr-defined]
         if request == DRM_IOCTL_I915_GETPARAM:
             return self._getparam(task, arg)
+        if request == DRM_IOCTL_VERSION:
+            return self._version(task, arg)
         raise ENOTTY(f"fake backend: ioctl {request:#x}")
 
     @staticmethod
@@ -86,11 +86,11 @@ class FakeBackend:
 
     @staticmethod
     def _getparam(task: HostTask, arg: int) -> int:
-        param, value_ptr = _GETPARAM.unpack(task.read(arg, _GETPARAM.size))
+        param, value_ptr = _GETPARAM.unpack(task.read(arg, 16))
         task.check_valid()
         if param != I915_PARAM_CHIPSET_ID:
             raise EINVAL(f"fake backend: param {param}")
-        task.write(value_ptr, struct.pack("<i", CHIPSET_ID))
+        task.write(value_ptr, _CHIPSET_ID_BYTES)
         return 0
 
     def mm_event(self, task: HostTask, event: NotifyEvent, start: int, end: int,

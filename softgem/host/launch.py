@@ -49,6 +49,7 @@ from .seccomp import (
 __all__ = ["Launched", "launch"]
 
 PR_SET_PDEATHSIG = 1
+PR_SET_DUMPABLE = 4
 PR_SET_NO_NEW_PRIVS = 38
 PR_SET_CHILD_SUBREAPER = 36
 NR_PIDFD_GETFD = 438
@@ -153,6 +154,10 @@ def _program_main(path: str, argv: Sequence[str], env: Mapping[str, str], filt: 
         for sig in (signal.SIGINT, signal.SIGQUIT, signal.SIGPIPE, signal.SIGXFSZ):
             signal.signal(sig, signal.SIG_DFL)
         signal.pthread_sigmask(signal.SIG_SETMASK, [])
+        # A process whose credentials changed (a root supervisor that dropped to a user) is
+        # not dumpable, which would refuse pidfd_getfd and process_vm_readv; execve
+        # recomputes it for the program's own image.
+        _prctl(PR_SET_DUMPABLE, 1)
         _prctl(PR_SET_NO_NEW_PRIVS, 1)
         insns = (sock_filter * (len(filt) // ctypes.sizeof(sock_filter))).from_buffer_copy(filt)
         prog = sock_fprog(len(insns), insns)
@@ -240,6 +245,24 @@ def _resolve(argv0: str, env: Mapping[str, str]) -> str:
     return found or argv0
 
 
+def _await_listener(status_r: int, go_w: int, reaper: int) -> tuple[int, int]:
+    """(program pid, listener fd number in the program) from the status pipe."""
+    pid = listener = -1
+    while pid < 0 or listener < 0:
+        msg = _read_msg(status_r)
+        if msg is None or msg[0] == b"E":
+            os.close(status_r)
+            os.close(go_w)
+            _waitpid(reaper)
+            why = os.strerror(msg[1]) if msg else "the program exited during setup"
+            raise HostUnsupported(f"could not install the seccomp filter: {why}")
+        if msg[0] == b"P":
+            pid = msg[1]
+        elif msg[0] == b"L":
+            listener = msg[1]
+    return pid, listener
+
+
 def launch(argv: Sequence[str], filt: bytes, env: Mapping[str, str] | None = None) -> Launched:
     """Fork the reaper and the program; return once the listener is ours.
 
@@ -257,23 +280,13 @@ def launch(argv: Sequence[str], filt: bytes, env: Mapping[str, str] | None = Non
         _reaper_main(path, argv, env, filt, status_w, go_r)
     os.close(status_w)
     os.close(go_r)
-    pid = listener = -1
-    while pid < 0 or listener < 0:
-        msg = _read_msg(status_r)
-        if msg is None or msg[0] == b"E":
-            os.close(status_r)
-            os.close(go_w)
-            _waitpid(reaper)
-            why = os.strerror(msg[1]) if msg else "the program exited during setup"
-            raise HostUnsupported(f"could not install the seccomp filter: {why}")
-        if msg[0] == b"P":
-            pid = msg[1]
-        elif msg[0] == b"L":
-            listener = msg[1]
+    pid, listener = _await_listener(status_r, go_w, reaper)
     try:
         fd = _getfd(pid, listener)
     except OSError:
-        os.close(go_w)               # the program sees EOF and gives up
+        # Killed, not told: with the filter installed, its own exit would wait for us.
+        os.kill(pid, signal.SIGKILL)
+        os.close(go_w)
         while _read_msg(status_r) is not None:
             pass
         os.close(status_r)

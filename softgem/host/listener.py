@@ -89,8 +89,8 @@ class Listener:
             if exc.errno in GONE:
                 return None
             raise
-        nid, pid, _flags, nr, _arch, _ip, *args = _NOTIF.unpack_from(raw)
-        return Notification(nid, pid, nr, tuple(args))
+        v = _NOTIF.unpack_from(raw)      # id, pid, flags, nr, arch, ip, args[6]
+        return Notification(v[0], v[1], v[3], v[6:])
 
     def _send(self, nid: int, val: int, error: int, flags: int) -> bool:
         try:

@@ -2,9 +2,9 @@
 
 Each trapped call is reported to ``backend.mm_event`` with the notifier event the kernel
 would raise (semantics.md section 8) *before* the call proceeds -- the program's thread is
-blocked meanwhile -- and then continues.  These calls are hot (allocators munmap and madvise
-all the time), so each handler does arithmetic on the registers and nothing else; only a
-shrinking ``brk`` reads ``/proc/PID/maps``.  Calls the kernel will refuse (unaligned, empty)
+blocked meanwhile -- and then continues.  These calls are hot (allocators munmap, madvise
+and move the break all the time), so each handler does arithmetic on the registers and
+nothing else (``brk`` reads ``/proc`` once per process).  Calls the kernel will refuse (unaligned, empty)
 raise no event.  ``mmap`` of a device fd fails with ENODEV (CPU mappings of GEM objects are
 not served in host mode yet; see docs/host-mode.md).
 """
@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import struct
 
-from ..errors import ENODEV, KernelError
+from ..errors import ENODEV, ESRCH, KernelError
 from ..mm.notify import NotifyEvent
 from ..posix import (
     MADV_DONTNEED,
@@ -45,6 +45,16 @@ def _range(addr: int, length: int) -> tuple[int, int] | None:
         return None
     end = addr + page_align(length)
     return (addr, end) if end <= TASK_SIZE + 0x1000 and end > addr else None
+
+
+def _start_brk(tgid: int) -> int:
+    """Field 47 of /proc/PID/stat (counted after the parenthesised command name)."""
+    try:
+        with open(f"/proc/{tgid}/stat", "rb") as f:
+            fields = f.read().rsplit(b")", 1)[1].split()
+    except OSError as exc:
+        raise ESRCH(f"pid {tgid}: {exc}") from exc
+    return int(fields[47 - 3])
 
 
 class MmCalls:
@@ -117,22 +127,32 @@ class MmCalls:
         return None
 
     def sys_brk(self, n: Notification) -> Reply:
+        """Only a shrink unmaps.  The current break is taken to be the last one asked for
+        (``brk_hint``): a growth that failed makes the hint too high and the event wider
+        than needed, which is harmless; only when the hint is unknown (a process seen
+        first here) is ``/proc/PID/maps`` read.  Requests below the heap start are ignored
+        by the kernel and here."""
         new = n.args[0]
         if new == 0:
             return None
         mm = self.svc.procs.task(n).mm
-        shrinking = new < mm.brk_hint
-        mm.brk_hint = new
-        if not shrinking:
-            return None
         try:
-            heap = next((v for v in mm.vmas() if v.path == "[heap]"), None)
+            if mm.start_brk < 0:
+                mm.start_brk = _start_brk(mm.tgid)
+            if new < mm.start_brk:
+                return None
+            old, mm.brk_hint = mm.brk_hint, new
+            if old and new >= old:
+                return None
+            start = page_align(new)
+            if old:
+                end = page_align(old)
+            else:
+                heap = next((v for v in mm.vmas() if v.path == "[heap]"), None)
+                end = heap.end if heap is not None else start
         except KernelError:
             return None
-        start = page_align(new)
-        if heap is None or start >= heap.end:
-            return None
-        return self._event(n, UNMAP, max(start, heap.start), heap.end, "brk")
+        return self._event(n, UNMAP, start, end, "brk") if start < end else None
 
     def sys_clone3(self, n: Notification) -> Reply:
         try:

@@ -187,6 +187,8 @@ def read_maps(pid: int, with_flags: bool = False) -> list[HostVma]:
 def vmas_covering(vmas: list[HostVma], start: int, end: int) -> list[HostVma]:
     """The VMAs that cover ``[start, end)`` with no hole between them, or EFAULT (the walk
     ``get_user_pages`` and the userptr probe do)."""
+    if start >= end:
+        return []
     out: list[HostVma] = []
     at = start
     for vma in vmas:

@@ -121,6 +121,7 @@ class ProcessTable:
             self._by_tgid[tgid] = mm
         self._watcher.watch(pidfd, lambda: self._exited(mm, pidfd))
         if parent is not None:
+            mm.brk_hint, mm.start_brk = parent.brk_hint, parent.start_brk   # fork copies
             self._backend.mm_fork(HostTask(ppid, parent, None, 0), HostTask(tid, mm, None, 0))
         return mm
 

@@ -44,10 +44,13 @@ __all__ = ["FILTER_ALWAYS", "FILTER_WHEN", "Supervisor", "run"]
 
 #: system calls always sent to the supervisor
 FILTER_ALWAYS = tuple(NR[name] for name in (
-    "open", "openat", "openat2", "stat", "lstat", "fstat", "newfstatat", "statx", "access",
-    "faccessat", "faccessat2", "readlink", "readlinkat", "getxattr", "lgetxattr", "listxattr",
-    "llistxattr", "munmap", "mremap", "mprotect",
-    "pkey_mprotect", "brk", "fork", "clone3", "execve", "execveat", "exit_group"))
+    # paths and fds (devices.py, fsinfo.py)
+    "open", "openat", "openat2", "stat", "lstat", "fstat", "newfstatat", "statx",
+    "access", "faccessat", "faccessat2", "readlink", "readlinkat",
+    "getxattr", "lgetxattr", "listxattr", "llistxattr",
+    # address space and processes (mmcalls.py)
+    "munmap", "mremap", "mprotect", "pkey_mprotect", "brk",
+    "fork", "clone3", "execve", "execveat", "exit_group"))
 #: system calls sent only when an argument says they may matter
 FILTER_WHEN = {
     NR["ioctl"]: ArgTest(1, 0xFF00, (ord("d") << 8,)),                     # DRM ioctls only
@@ -93,8 +96,15 @@ class Supervisor:
         return self._serve_run(launched, listener)
 
     def _serve_run(self, launched: Launched, listener: Listener) -> int:
-        watcher = Watcher(self.report)
-        shadow = Shadow()
+        try:
+            watcher = Watcher(self.report)
+            shadow = Shadow()
+        except BaseException:
+            launched.kill()
+            launched.wait_tree()
+            launched.close()
+            listener.close()
+            raise
         svc = Services(listener, self.backend,
                        FileTable(watcher, self.backend.open_file, self.backend.release_file),
                        ProcessTable(self.backend, watcher, listener, self.report),
@@ -106,10 +116,14 @@ class Supervisor:
         pool = WorkerPool(self.nworkers, listener.wait, listener.recv,
                           lambda n: self._serve(listener, n), self.report)
         pool.start()
-        launched.go()
         try:
+            launched.go()
             status = launched.wait_status()
             launched.wait_tree()
+        except BaseException:
+            launched.kill()
+            launched.wait_tree()
+            raise
         finally:
             listener.stop()
             pool.join()

@@ -34,14 +34,15 @@ class HostMm:
     =================  ==========================================================
     """
 
-    __slots__ = ("__weakref__", "brk_hint", "exec_id", "exec_tid", "gen", "tgid")
+    __slots__ = ("__weakref__", "brk_hint", "exec_id", "exec_tid", "gen", "start_brk", "tgid")
 
     def __init__(self, tgid: int, exec_id: bytes, gen: int = 0) -> None:
         self.tgid = tgid
         self.exec_id = exec_id
         self.gen = gen
         self.exec_tid: int | None = None
-        self.brk_hint = 0       # the last brk() asked for: only a lower one can shrink
+        self.brk_hint = 0       # the last brk() asked for, 0 if unknown (see mmcalls.py)
+        self.start_brk = -1     # where the heap starts, read once from /proc/PID/stat
 
     def vmas(self, with_flags: bool = False) -> list[HostVma]:
         """The current layout (``/proc/PID/maps``, or ``smaps`` with VmFlags)."""

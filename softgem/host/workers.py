@@ -9,21 +9,21 @@ threads' calls must still be served.
 
 The common case -- a single-threaded program, fast calls -- must cost no thread switch:
 the leader receives and serves inline, then keeps leading.  Only when it has been serving
-one call for longer than ``takeover_after`` does an idle worker (they look every
-``check_every``) claim leadership and start receiving; the stalled leader becomes idle when
-it is done.
+the same call across two looks of an idle worker (they look every ``check_every``) does
+that worker claim leadership and start receiving; the stalled leader becomes idle when it
+is done.
 
-Leadership is a chain of *leases*: the leader holds a fresh dict per term, and the worker
+Leadership is a chain of *leases*: the leader holds a fresh dict per call, and the worker
 that writes its ``"next"`` key first (``dict.setdefault`` is atomic: a compare-and-swap)
-leads the next term.  A lease is published in ``serving`` only while its call is being
-served, so only then can a standby claim it.
+leads next.  A lease is published in ``serving`` only while its call is being served, so
+only then can a standby claim it; seeing the same lease twice means the call is stalled.
 
 =======================  ===================================================================
 state                    meaning
 =======================  ===================================================================
 leader, waiting          holds an unpublished lease; polls and receives; nobody can claim
-leader, serving          ``serving = (lease, since)``; a standby may claim ``lease["next"]``
-                         once the call is older than ``takeover_after``
+leader, serving          ``serving = lease``; a standby that sees the same lease on two
+                         looks ``check_every`` apart claims ``lease["next"]``
 after serving            the leader claims ``lease["next"]`` itself: won -> still leader,
                          with a fresh lease (``serving`` cleared); lost -> a standby leads,
                          the old leader goes idle
@@ -32,7 +32,7 @@ after serving            the leader claims ``lease["next"]`` itself: won -> stil
 Race the claim rules out (a stale read cannot win, because every lease is claimed once)::
 
     leader L                               idle worker W
-    serves, claims lease["next"]: wins     reads serving = (lease, old)  (stale)
+    serves, claims lease["next"]: wins     holds lease from an earlier look (stale)
     serving = None; polls                  lease.setdefault("next"): L -> stays idle
 
 Rejected alternatives: every worker blocking in RECV (stuck receivers); a receiver thread
@@ -43,7 +43,6 @@ with a pool for backend calls (every ioctl is a backend call).
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Callable
 from typing import Generic, TypeVar
 
@@ -57,14 +56,13 @@ T = TypeVar("T")
 class WorkerPool(Generic[T]):
     def __init__(self, n: int, wait: Callable[[], bool], recv: Callable[[], T | None],
                  serve: Callable[[T], None], report: Callable[[str, BaseException], None],
-                 *, takeover_after: float = 0.002, check_every: float = 0.005) -> None:
+                 *, check_every: float = 0.005) -> None:
         self._wait = wait
         self._recv = recv
         self._serve = serve
         self._report = report
-        self._takeover_after = takeover_after
         self._check_every = check_every
-        self._serving: tuple[dict[str, int], float] | None = None
+        self._serving: dict[str, int] | None = None
         self._done = False
         self._idle = WaitQueue("host.idle-workers")
         self._threads = [threading.Thread(target=self._run, args=(i,), daemon=True,
@@ -101,7 +99,7 @@ class WorkerPool(Generic[T]):
                 return
             if item is None:
                 continue
-            self._serving = (lease, time.monotonic())
+            self._serving = lease
             try:
                 self._serve(item)
             except Exception as exc:
@@ -112,18 +110,14 @@ class WorkerPool(Generic[T]):
             else:
                 lease = None
 
-    def _stalled(self) -> bool:
-        serving = self._serving
-        return serving is not None and time.monotonic() - serving[1] > self._takeover_after
-
     def _standby(self, me: int) -> dict[str, int] | None:
         """Idle until the leader stalls (return the lease this worker won) or the end."""
+        seen = None
         while True:
-            self._idle.wait_event(lambda: self._done or self._stalled(), self._check_every)
+            self._idle.wait_event(lambda: self._done, self._check_every)
             if self._done:
                 return None
             serving = self._serving
-            if (serving is not None
-                    and time.monotonic() - serving[1] > self._takeover_after
-                    and serving[0].setdefault("next", me) == me):
+            if serving is not None and serving is seen and serving.setdefault("next", me) == me:
                 return {}
+            seen = serving

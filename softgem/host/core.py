@@ -1,0 +1,118 @@
+"""The real core behind ``softgem run``: a :class:`HostBackend` serving the softgem i915.
+
+One GEM device (with its own PhysMem for pinned snapshots) serves every traced process.  Each
+traced address space gets a :class:`HostUserMm`, created on first use and keyed by the
+supervisor's :class:`HostMm`, so "is this the creator's address space?" (the userptr EFAULT
+for a forked child) is an identity test, as in the kernel.  ioctls go through the same table
+as the simulated machine; memory events become notifier ranges on that address space.
+"""
+
+from __future__ import annotations
+
+import random
+from typing import Any
+
+from .. import trace
+from ..errors import ENODEV
+from ..gem import DrmFile, GemDevice, Platform
+from ..mm import NotifierRange, NotifyEvent, PhysMem
+from ..mm import notify as mm_notify
+from ..sync import SpinLock
+from ..uapi.table import dispatch
+from ..units import PAGE_SIZE, TASK_SIZE
+from .hostmm import HostUserMm, serving
+from .task import HostMm, HostTask
+
+__all__ = ["CoreBackend"]
+
+
+class _CoreTask:
+    """``current`` for the ioctl table: the calling thread and its address space."""
+
+    __slots__ = ("mm", "pid")
+
+    def __init__(self, task: HostTask, mm: HostUserMm) -> None:
+        self.pid = task.pid
+        self.mm = mm
+
+    def fd_install(self, f: Any) -> int:
+        raise ENODEV("new file descriptors (PRIME, sync_file) are not served in host mode yet")
+
+    def fd_get(self, fd: int) -> Any:
+        raise ENODEV("file descriptors other than the device are not resolved in host mode yet")
+
+    def fd_put(self, f: Any) -> None:
+        return None
+
+
+class CoreBackend:
+    """Serves the softgem core to traced programs (see softgem.host.backend.HostBackend)."""
+
+    def __init__(self, *, memory: int = 256 << 20, seed: int = 0,
+                 platform: Platform | None = None) -> None:
+        rng = random.Random(seed)
+        self.phys = PhysMem(memory // PAGE_SIZE, rng=rng)
+        self.dev = GemDevice(self.phys, rng=rng, platform=platform)
+        self._mms: dict[HostMm, HostUserMm] = {}
+        self._lock = SpinLock("host.core_mms")
+
+    def mm_of(self, host: HostMm) -> HostUserMm:
+        with self._lock:
+            mm = self._mms.get(host)
+            if mm is None:
+                mm = self._mms[host] = HostUserMm(host, self.phys)
+            return mm
+
+    # -- files --------------------------------------------------------------------------------
+    def open_file(self, minor: int) -> object:
+        return self.dev.open(minor)
+
+    def release_file(self, file: object) -> None:
+        assert isinstance(file, DrmFile)
+        file.release()
+
+    def ioctl(self, file: object, task: HostTask, request: int, arg: int) -> int:
+        assert isinstance(file, DrmFile)
+        with serving(task):
+            return dispatch(file, _CoreTask(task, self.mm_of(task.mm)), request, arg)
+
+    # -- address spaces -------------------------------------------------------------------
+    def mm_event(self, task: HostTask, event: NotifyEvent, start: int, end: int,
+                 cause: str) -> None:
+        with self._lock:
+            mm = self._mms.get(task.mm)
+        if mm is None or mm.notifier_subscriptions is None or not start < end:
+            return  # nobody listens: the fast path
+        if trace.enabled:
+            trace.emit("host", "mm_event", pid=task.pid, cause=cause, start=start, end=end)
+        rng = NotifierRange(mm, start, end, event)
+        mm_notify.invalidate_range_start(mm, rng)
+        mm_notify.invalidate_range_end(mm, rng)
+
+    def mm_fork(self, parent: HostTask, child: HostTask) -> None:
+        """The child's address space starts with no userptr of its own (created lazily)."""
+
+    def mm_exec(self, task: HostTask, old: HostMm) -> None:
+        self._teardown(old)
+
+    def mm_exit(self, mm: HostMm) -> None:
+        self._teardown(mm)
+
+    def _teardown(self, host: HostMm) -> None:
+        """``exit_mmap``: RELEASE to whole-mm notifiers, then UNMAP over everything."""
+        with self._lock:
+            mm = self._mms.pop(host, None)
+        if mm is None or mm.exited:
+            return
+        mm.exited = True
+        mm_notify.release(mm)
+        rng = NotifierRange(mm, 0, TASK_SIZE, NotifyEvent.UNMAP)
+        mm_notify.invalidate_range_start(mm, rng)
+        mm_notify.invalidate_range_end(mm, rng)
+
+    # -- accounting -----------------------------------------------------------------------
+    def counters(self) -> dict[str, int]:
+        counts = self.dev.counters()
+        counts["pins"] = self.phys.nr_pinned()
+        counts["frames_used"] = self.phys.nr_used()
+        return counts

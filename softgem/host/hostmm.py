@@ -1,0 +1,149 @@
+"""The host-mode address space as the core sees it: :class:`HostUserMm` (the ``UserMm``
+protocol of softgem.mm over a real process).
+
+* ``copy_from_user`` / ``copy_to_user`` go through ``process_vm_readv/writev`` (EFAULT when
+  the target memory is not there).
+* gup walks ``/proc/PID/maps`` + smaps VmFlags exactly as the kernel walks VMAs: a hole, a
+  VM_PFNMAP or VM_IO mapping, a write pin of a mapping without write permission or a read pin
+  of one without read permission stop the pin (EFAULT if it is the first page).
+* A pinned page is a frame of the host device's PhysMem holding a snapshot of the target's page,
+  taken at pin time.  The kernel keeps pinned pages alive when the program unmaps them; a
+  snapshot is the same guarantee for free: the pin never changes under the holder, and an
+  invalidation needs no copy-aside because the copy already exists.  The price is coherence:
+  a CPU write after the pin is not seen through the pin until the next revalidation, which is
+  exactly when the v6.8 userptr protocol re-pins after any notifier event.  With no GPU in host
+  mode yet nothing reads the frames between those points; the GPU issue must add write-back
+  and refresh at submit boundaries (docs/host-mode.md).
+* Notifier events arrive from the supervisor's ``mm_event`` (before the system call runs): the
+  backend raises ``invalidate_range_start`` then ``invalidate_range_end`` back to back.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from ..errors import EFAULT
+from ..mm import PhysMem
+from ..mm.notify import NotifierSubscriptions
+from ..sync import RwSem
+from ..units import PAGE_SIZE, TASK_SIZE, Pfn
+from .procmem import HostVma, vmas_covering
+from .task import HostMm
+
+__all__ = ["HostUserMm", "serving"]
+
+# The trapped call being served by this thread: after reading its memory, the core checks the
+# notification is still alive (SECCOMP_IOCTL_NOTIF_ID_VALID) before acting on what it read.
+_current = threading.local()
+
+
+class serving:
+    """``with serving(task):`` marks ``task`` as the call this thread serves."""
+
+    __slots__ = ("task",)
+
+    def __init__(self, task: Any) -> None:
+        self.task = task
+
+    def __enter__(self) -> None:
+        _current.task = self.task
+
+    def __exit__(self, *exc: object) -> None:
+        _current.task = None
+
+
+def _check_valid() -> None:
+    task = getattr(_current, "task", None)
+    if task is not None:
+        task.check_valid()
+
+
+class HostUserMm:
+    """``UserMm`` over one traced address space."""
+
+    def __init__(self, host: HostMm, phys: PhysMem) -> None:
+        self.host = host
+        self.phys = phys
+        self.name = f"host-{host.tgid}"
+        self.mmap_lock = RwSem("mm.mmap_lock")
+        self.notifier_subscriptions: NotifierSubscriptions | None = None
+        self.exited = False
+
+    def __repr__(self) -> str:
+        return f"<HostUserMm {self.name}>"
+
+    # -- user copies ------------------------------------------------------------------------
+    def access_ok(self, addr: int, size: int) -> bool:
+        return addr >= 0 and size >= 0 and addr + size <= TASK_SIZE
+
+    def copy_from_user(self, addr: int, n: int) -> bytes:
+        if n == 0:
+            return b""
+        if not self.access_ok(addr, n):
+            raise EFAULT(f"read of {n} bytes at {addr:#x}")
+        data = self.host.read(addr, n)
+        _check_valid()
+        return data
+
+    def copy_to_user(self, addr: int, data: bytes | bytearray | memoryview) -> None:
+        if not len(data):
+            return
+        if not self.access_ok(addr, len(data)):
+            raise EFAULT(f"write of {len(data)} bytes at {addr:#x}")
+        self.host.write(addr, data)
+
+    # -- gup --------------------------------------------------------------------------------
+    def probe_range(self, start: int, length: int) -> None:
+        """EFAULT on a hole or a VM_PFNMAP/VM_MIXEDMAP mapping; permissions are not checked."""
+        with self.mmap_lock.read():
+            vmas = self.host.vmas(with_flags=True)
+        for vma in vmas_covering(vmas, start, start + length):
+            if vma.pfnmap or vma.mixedmap:
+                raise EFAULT(f"probe hit a PFN mapping at {vma.start:#x}")
+
+    def pin_user_pages(self, start: int, nr_pages: int, write: bool) -> list[Pfn]:
+        """Pin up to ``nr_pages`` from ``start``: the pages pinned before the first refusal;
+        EFAULT when the very first page is refused."""
+        with self.mmap_lock.read():
+            vmas = self.host.vmas(with_flags=True)
+            count = _pinnable_pages(vmas, start, nr_pages, write)
+            if count == 0:
+                raise EFAULT(f"cannot pin {start:#x}")
+            data = self.host.read(start, count * PAGE_SIZE)
+        return self._snapshot(data, count)
+
+    def _snapshot(self, data: bytes, count: int) -> list[Pfn]:
+        phys = self.phys
+        pfns: list[Pfn] = []
+        try:
+            for i in range(count):
+                pfn = phys.alloc_page()
+                pfns.append(pfn)
+                phys.write(pfn, 0, data[i * PAGE_SIZE:(i + 1) * PAGE_SIZE])
+                phys.pin_page(pfn)
+                phys.put_page(pfn)  # the pin holds the frame now
+        except BaseException:
+            for pfn in pfns:
+                if phys.page_maybe_dma_pinned(pfn):
+                    phys.unpin_page(pfn)
+                else:
+                    phys.put_page(pfn)
+            raise
+        return pfns
+
+
+def _pinnable_pages(vmas: list[HostVma], start: int, nr_pages: int, write: bool) -> int:
+    """How many pages from ``start`` the kernel's gup walk would accept."""
+    addr, end = start, start + nr_pages * PAGE_SIZE
+    for vma in vmas:
+        if vma.end <= addr:
+            continue
+        if vma.start > addr or vma.pfnmap or vma.io:
+            break
+        if (write and not vma.writable) or (not write and not vma.readable):
+            break
+        addr = min(vma.end, end)
+        if addr >= end:
+            break
+    return (addr - start) // PAGE_SIZE

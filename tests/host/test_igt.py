@@ -1,0 +1,34 @@
+"""Debian's unmodified IGT userptr benchmark finds the device and stops at the first ioctl
+FakeBackend does not know (GEM_USERPTR) -- docs/host-mode.md lists what it needs next."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from softgem.host import FakeBackend, Supervisor
+from softgem.host.fake import DRM_IOCTL_VERSION
+
+BENCHMARK = "/usr/libexec/igt-gpu-tools/benchmarks/gem_userptr_benchmark"
+DRM_IOCTL_I915_GEM_USERPTR = 0xC0186473
+IGT_EXIT_SKIP = 77
+
+
+@pytest.mark.skipif(not os.access(BENCHMARK, os.X_OK),
+                    reason="Debian's intel-gpu-tools is not installed (apt install "
+                           "intel-gpu-tools)")
+def test_gem_userptr_benchmark_finds_an_i915_and_asks_for_userptr(capfd) -> None:
+    backend = FakeBackend()
+    sup = Supervisor(backend, warn=lambda _line: None)
+    status = sup.run([BENCHMARK, "--run-subtest", "userptr-sync"])
+    printed = capfd.readouterr().out
+    assert status == IGT_EXIT_SKIP, printed
+    assert "No userptr support" in printed
+    requests = [req for f in backend.files for _pid, req, _arg in f.ioctls]
+    assert requests[0] == DRM_IOCTL_VERSION
+    assert DRM_IOCTL_I915_GEM_USERPTR in requests
+    assert set(requests) == {DRM_IOCTL_VERSION, DRM_IOCTL_I915_GEM_USERPTR}
+    assert backend.releases and sorted(id(f) for f in backend.releases) == sorted(
+        id(f) for f in backend.files)
+    assert sup.errors == []
