@@ -8,7 +8,8 @@ Both sides run the same small C program (compiled here with gcc), which times it
   trip from Python.
 * **GETPARAM** -- ``ioctl(fd, DRM_IOCTL_I915_GETPARAM, {CHIPSET_ID, &value})`` on
   ``/dev/dri/card0`` under the full supervisor (``softgem.host.Supervisor``) with
-  ``FakeBackend``: fd lookup, copy-in, ``NOTIF_ID_VALID``, copy-out, answer.
+  the real core (``CoreBackend``, as ``softgem run`` uses): fd lookup, copy-in, the ioctl
+  table, ``NOTIF_ID_VALID``, copy-out, answer.
 
 The rounds alternate (bare, GETPARAM, bare, ...) and each side reports its median, so a
 machine that is busy with something else slows both alike.  Target: GETPARAM/bare <= 3.
@@ -22,7 +23,8 @@ import statistics
 import subprocess
 import tempfile
 
-from ..host import FakeBackend, Supervisor
+from ..host import Supervisor
+from ..host.core import CoreBackend
 from ..host.launch import launch
 from ..host.listener import Listener
 from ..host.seccomp import probe_kernel, probe_listener, trap_filter
@@ -122,7 +124,7 @@ def _bare(exe: str, n: int, out: str) -> float:
 
 
 def _getparam(exe: str, n: int, out: str) -> float:
-    status = Supervisor(FakeBackend()).run([exe, "getparam", str(n), out])
+    status = Supervisor(CoreBackend(memory=16 << 20)).run([exe, "getparam", str(n), out])
     if status != 0:
         raise RuntimeError(f"GETPARAM program failed with status {status}")
     return _read_ns(out)

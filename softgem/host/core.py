@@ -57,6 +57,9 @@ class CoreBackend:
         self._lock = SpinLock("host.core_mms")
 
     def mm_of(self, host: HostMm) -> HostUserMm:
+        mm = self._mms.get(host)  # a dict read is atomic: the hot path takes no lock
+        if mm is not None:
+            return mm
         with self._lock:
             mm = self._mms.get(host)
             if mm is None:
