@@ -27,6 +27,7 @@ from ..notifier import (
 )
 from ..posix import MAP_ANONYMOUS, MAP_PRIVATE, PROT_READ, PROT_WRITE
 from .demo_gem import GEM_SCENES
+from .demo_gpu import GPU_SCENES
 
 __all__ = ["run_demo", "Narrator"]
 
@@ -129,7 +130,8 @@ def run_demo(fast: bool = False, console: Console | None = None) -> int:
     n = Narrator(console, fast)
     machine = Machine()
     unsubscribe = trace.subscribe(n.on_event)
-    scenes: list[Callable[[Narrator, Machine], None]] = [_memory_scenes, *GEM_SCENES]
+    scenes: list[Callable[[Narrator, Machine], None]] = [_memory_scenes, *GEM_SCENES,
+                                                         *GPU_SCENES]
     try:
         for scene in scenes:
             scene(n, machine)

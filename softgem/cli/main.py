@@ -17,10 +17,14 @@ def main() -> None:
 
 @main.command()
 @click.option("--fast", is_flag=True, help="Skip the pauses between scenes.")
-def demo(fast: bool) -> None:
-    """Narrate the simulated machine: memory, notifiers, userptr, mmap_offset."""
+@click.option("--timeline", type=click.Path(dir_okay=False), default=None,
+              help="Also write the GPU scene's timeline picture (SVG) to this path.")
+def demo(fast: bool, timeline: str | None) -> None:
+    """Narrate the simulated machine: memory, notifiers, userptr, mmap_offset, the GPU."""
+    from . import demo_gpu
     from .demo import run_demo
 
+    demo_gpu.configure(timeline=timeline)
     sys.exit(run_demo(fast=fast))
 
 

@@ -33,6 +33,12 @@ class GpuHooks(Protocol):
 
     def nr_bindings(self) -> int: ...
 
+    def file_release(self, file: DrmFile) -> None:
+        """The drm file is going away: destroy its contexts and VMs."""
+
+    def ggtt_pinned_size(self) -> int:
+        """Bytes of the GGTT pinned (GET_APERTURE subtracts them)."""
+
 
 class GemDevice:
     def __init__(self, phys: PhysMem, *, rng: random.Random | None = None,

@@ -114,7 +114,7 @@ class DrmFile:
             return
         self.closed = True
         gpu = self.dev.gpu
-        if gpu is not None and hasattr(gpu, "file_release"):
+        if gpu is not None:
             gpu.file_release(self)
         with self.table_lock:
             items = sorted(self._handles.items())

@@ -13,6 +13,8 @@ from typing import Any
 
 from .. import trace
 from ..errors import EACCES, ENOENT, SimBug
+from ..gem import GemDevice
+from ..gpu import attach as attach_gpu
 from ..mm import Mm, PhysMem
 from ..sync import FENCE_MAP, Mutex, lockdep
 from ..units import PAGE_SIZE
@@ -24,6 +26,9 @@ __all__ = ["Machine", "Counters", "DEVICE_PATHS", "LOCK_ORDER"]
 # design.md's lock order, primed like the kernel primes its classes at boot: taking these in
 # the reverse order anywhere is reported by lockdep even if the forward order never ran.
 LOCK_ORDER = ("mm.mmap_lock", "gem.object", FENCE_MAP)
+# The GPU address space's mutex nests inside the object lock (bind/unbind under the object
+# lock); fence signalling may take it, so it is not ordered against FENCE_MAP here.
+GPU_LOCK_ORDER = ("gem.object", "gpu.vm_mutex")
 
 # The device nodes a process can open, and their DRM minor numbers.
 DEVICE_PATHS = {"/dev/dri/card0": 0, "/dev/dri/renderD128": 128}
@@ -55,6 +60,7 @@ class Machine:
         self.seed = seed
         if lockdep.enabled:
             lockdep.prime(LOCK_ORDER)
+            lockdep.prime(GPU_LOCK_ORDER)
         self.rng = random.Random(seed)
         self.phys = PhysMem(memory // PAGE_SIZE, rng=self.rng)
         self._lock = Mutex("machine.tasklist_lock")
@@ -69,9 +75,9 @@ class Machine:
     def device(self) -> Any:
         """The i915 device (created on first use)."""
         if self._device is None:
-            from ..gem import GemDevice
-
-            self._device = GemDevice(self.phys, rng=self.rng, platform=self._platform)
+            dev = GemDevice(self.phys, rng=self.rng, platform=self._platform)
+            attach_gpu(dev)
+            self._device = dev
         return self._device
 
     def _open_path(self, path: str, flags: int) -> OpenFile:
@@ -125,9 +131,12 @@ class Machine:
             return list(self._processes.values())
 
     def shutdown(self) -> None:
-        """Exit every process that is still running."""
+        """Exit every process that is still running, then stop the GPU's engine threads."""
         for proc in self.processes():
             proc.exit(0)
+        gpu = self._device.gpu if self._device is not None else None
+        for engine in getattr(gpu, "engines", {}).values():
+            engine.fini()
 
     # -- accounting ----------------------------------------------------------------------
     def counters(self) -> Counters:

@@ -87,7 +87,9 @@ _ANSWERS: dict[int, _Answer] = {
     I.I915_PARAM_HAS_WT: lambda p: 0,              # no eDRAM on GT2
     I.I915_PARAM_HAS_ALIASING_PPGTT: lambda p: I.I915_GEM_PPGTT_FULL,
     I.I915_PARAM_HAS_SEMAPHORES: lambda p: 1,
-    I.I915_PARAM_HAS_SECURE_BATCHES: lambda p: 1,  # before gen11, and the caller is root
+    # HAS_SECURE_BATCHES(i915) is GRAPHICS_VER < 6 (and CAP_SYS_ADMIN): 0 on gen9, which
+    # is also why execbuf refuses I915_EXEC_SECURE with EPERM there.
+    I.I915_PARAM_HAS_SECURE_BATCHES: lambda p: int(p.graphics_ver < 6),
     I.I915_PARAM_CMD_PARSER_VERSION: lambda p: _CMD_PARSER_VERSION,
     I.I915_PARAM_SUBSLICE_TOTAL: lambda p: _nonzero(p.subslice_total, "subslice total"),
     I.I915_PARAM_EU_TOTAL: lambda p: _nonzero(p.eu_total, "EU total"),

@@ -1,15 +1,21 @@
-"""i915 ioctls that belong to the GPU (contexts, execbuf, VMs, perf) or to the display.
+"""i915 ioctls that belong to the GPU (contexts, VMs, execbuf, reset stats) or the display.
 
-Contexts, VMs, execbuf and perf are the GPU issue's: until ``softgem.gpu`` exists they give
-ENODEV with a detail saying so (:func:`gpu_not_modelled`), *after* the dispatcher's copy-in and
-permission checks, so EFAULT/EACCES behave as they will later.  Two of them are answered now
-because their result does not depend on GPU state: REG_READ (the one whitelisted register, the
-render ring's timestamp, reads 0 on an idle GPU that has never run) and GET_RESET_STATS for the
-default context 0 (no resets have ever happened).
+Each GPU handler decodes its struct into plain values, calls the ``softgem.gpu`` function
+that implements the ioctl body (which raises the kernel's errnos in the kernel's order) and
+writes the results back into the struct.  The device's GPU is attached on first use
+(``softgem.gpu.attach`` is idempotent), so a device the machine made before the GPU existed
+still gets one.  Every simulated process is root, so the ``privileged`` paths (raising a
+context's priority, making it unbannable, reading the global reset count) are open.
 
+EXECBUFFER2 and EXECBUFFER2_WR share one table row, as in the kernel: the handler cannot
+tell them apart and does not need to -- the dispatcher copies ``rsvd2`` (the out-fence fd) and
+the cleared flags back only for the _WR request, whose direction includes ``_IOC_READ``.
+
+Still answered without a GPU model: PERF (ENODEV: no OA unit is modelled), REG_READ (the one
+whitelisted register, the render ring's timestamp, reads 0), THROTTLE (returns at once).
 Display ioctls answer as i915 does on a display-less device: no CRTC (ENOENT), no overlay
 (ENODEV), no sprite plane (ENOENT after the flag checks).  GEM_PIN/UNPIN are refused with
-ENODEV by every modern kernel; THROTTLE has no requests to wait for.
+ENODEV by every modern kernel.
 """
 
 from __future__ import annotations
@@ -17,9 +23,14 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from ..errors import EINVAL, ENODEV, ENOENT, KernelError
+from ..gpu import attach
+from ..gpu import file_priv as contexts
+from ..gpu.execbuf import execbuffer2_ioctl
+from ..gpu.execbuf_args import ExecArgs
 from . import i915 as I
 
 if TYPE_CHECKING:
+    from ..gpu.gpu import Gpu
     from .table import IoctlContext
 
 __all__ = [
@@ -30,47 +41,80 @@ __all__ = [
 ]
 
 _RENDER_RING_TIMESTAMP = 0x2000 + 0x358   # RING_TIMESTAMP(RENDER_RING_BASE), 8 bytes
+_PRIVILEGED = True                        # every simulated process is root
 
 
 def gpu_not_modelled(what: str) -> KernelError:
-    return ENODEV(f"{what}: the GPU (contexts, VMs, execbuf, perf) is not modelled yet")
+    return ENODEV(f"{what}: not modelled (no OA unit)")
 
 
-def execbuffer2(ctx: IoctlContext, data: Any) -> int:
-    raise gpu_not_modelled("EXECBUFFER2")
+def _gpu(ctx: IoctlContext) -> Gpu:
+    return attach(ctx.dev)
 
 
-def context_create(ctx: IoctlContext, data: Any) -> int:
-    raise gpu_not_modelled("CONTEXT_CREATE")
+# -- execbuf -------------------------------------------------------------------------------
+_EB_FIELDS = ("buffers_ptr", "buffer_count", "batch_start_offset", "batch_len", "DR1", "DR4",
+              "num_cliprects", "cliprects_ptr", "flags", "rsvd1", "rsvd2")
 
 
-def context_destroy(ctx: IoctlContext, data: Any) -> int:
-    raise gpu_not_modelled("CONTEXT_DESTROY")
+def execbuffer2(ctx: IoctlContext, eb: I.drm_i915_gem_execbuffer2) -> int:
+    """EXECBUFFER2(_WR): ``flags``, ``DR4`` and ``rsvd2`` go back whatever the outcome (the
+    kernel edits its copy of the struct in place, and the dispatcher copies it out)."""
+    args = ExecArgs(**{name: int(getattr(eb, name)) for name in _EB_FIELDS})
+    try:
+        execbuffer2_ioctl(_gpu(ctx), ctx.file, ctx.task, args)
+    finally:
+        eb.flags, eb.DR4, eb.rsvd2 = args.flags, args.DR4, args.rsvd2
+    return 0
 
 
-def context_getparam(ctx: IoctlContext, data: Any) -> int:
-    raise gpu_not_modelled("CONTEXT_GETPARAM")
+# -- contexts --------------------------------------------------------------------------------
+def context_create(ctx: IoctlContext, args: I.drm_i915_gem_context_create_ext) -> int:
+    args.ctx_id = contexts.context_create(_gpu(ctx), ctx.file, args.flags, args.extensions,
+                                          mm=ctx.mm, privileged=_PRIVILEGED)
+    return 0
 
 
-def context_setparam(ctx: IoctlContext, data: Any) -> int:
-    raise gpu_not_modelled("CONTEXT_SETPARAM")
+def context_destroy(ctx: IoctlContext, args: I.drm_i915_gem_context_destroy) -> int:
+    contexts.context_destroy(_gpu(ctx), ctx.file, args.ctx_id, args.pad)
+    return 0
 
 
-def vm_create(ctx: IoctlContext, data: Any) -> int:
-    raise gpu_not_modelled("VM_CREATE")
+def context_getparam(ctx: IoctlContext, args: I.drm_i915_gem_context_param) -> int:
+    args.size, args.value = contexts.context_getparam(_gpu(ctx), ctx.file, args.ctx_id,
+                                                      args.param, args.size, args.value,
+                                                      mm=ctx.mm)
+    return 0
 
 
-def vm_destroy(ctx: IoctlContext, data: Any) -> int:
-    raise gpu_not_modelled("VM_DESTROY")
+def context_setparam(ctx: IoctlContext, args: I.drm_i915_gem_context_param) -> int:
+    contexts.context_setparam(_gpu(ctx), ctx.file, args.ctx_id, args.param, args.size,
+                              args.value, mm=ctx.mm, privileged=_PRIVILEGED)
+    return 0
+
+
+def vm_create(ctx: IoctlContext, args: I.drm_i915_gem_vm_control) -> int:
+    args.vm_id = contexts.vm_create(_gpu(ctx), ctx.file, args.flags, args.extensions)
+    return 0
+
+
+def vm_destroy(ctx: IoctlContext, args: I.drm_i915_gem_vm_control) -> int:
+    contexts.vm_destroy(_gpu(ctx), ctx.file, args.vm_id, args.flags, args.extensions)
+    return 0
+
+
+def get_reset_stats(ctx: IoctlContext, rs: I.drm_i915_reset_stats) -> int:
+    rs.reset_count, rs.batch_active, rs.batch_pending = contexts.get_reset_stats(
+        _gpu(ctx), ctx.file, rs.ctx_id, rs.flags, rs.pad, privileged=_PRIVILEGED)
+    return 0
 
 
 def perf(ctx: IoctlContext, data: Any) -> int:
     raise gpu_not_modelled("PERF")
 
 
-#: The handlers that still wait for the GPU issue (reported by tests and the final report).
-GPU_STUBS = (execbuffer2, context_create, context_destroy, context_getparam,
-             context_setparam, vm_create, vm_destroy, perf)
+#: The handlers that still answer ENODEV (reported by tests and the final report).
+GPU_STUBS = (perf,)
 
 
 def reject_pin(ctx: IoctlContext, data: Any) -> int:
@@ -88,17 +132,6 @@ def reg_read(ctx: IoctlContext, reg: I.drm_i915_reg_read) -> int:
     if reg.offset & 7 not in (0, I.I915_REG_READ_8B_WA):
         raise EINVAL(f"register read flags {reg.offset & 7:#x}")
     reg.val = 0
-    return 0
-
-
-def get_reset_stats(ctx: IoctlContext, rs: I.drm_i915_reset_stats) -> int:
-    if rs.flags or rs.pad:
-        raise EINVAL("reset stats flags/pad must be 0")
-    if rs.ctx_id != 0:
-        raise ENOENT(f"context {rs.ctx_id}")
-    rs.reset_count = 0      # root sees the global count
-    rs.batch_active = 0
-    rs.batch_pending = 0
     return 0
 
 

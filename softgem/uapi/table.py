@@ -346,9 +346,23 @@ def _sizes(desc: IoctlDesc, request: int) -> tuple[int, int, int]:
     return in_size, out_size, max(in_size, out_size, _IOC_SIZE(desc.cmd))
 
 
+# request -> (row, in size, out size, kernel size): the decoding of a request number never
+# changes, so the hot path decodes each number once.  Failures (ENOTTY/EINVAL) are not cached.
+_DECODED: dict[int, tuple[IoctlDesc, int, int, int]] = {}
+
+
+def _decode(request: int) -> tuple[IoctlDesc, int, int, int]:
+    hit = _DECODED.get(request)
+    if hit is None:
+        desc = lookup(request)
+        hit = (desc, *_sizes(desc, request))
+        if len(_DECODED) < 4096:  # fuzzers invent request numbers: keep the cache bounded
+            _DECODED[request] = hit
+    return hit
+
+
 def _dispatch(file: DrmFile, task: Task, request: int, arg: Any) -> int:
-    desc = lookup(request)
-    in_size, out_size, ksize = _sizes(desc, request)
+    desc, in_size, out_size, ksize = _decode(request)
     user = UserArg(task.mm, arg)
     kdata = bytearray(ksize)
     kdata[:in_size] = user.copy_in(in_size)

@@ -1,0 +1,220 @@
+"""The command streamer: fetch, decode and execute gen9 commands through a GPU address space.
+
+:func:`execute` runs one batch the way the hardware's command streamer does: it fetches dwords
+through the request's page tables (never through CPU mappings), decodes the client (bits
+31:29) and opcode, executes, and follows MI_BATCH_BUFFER_START until the first-level
+MI_BATCH_BUFFER_END.  The batch length given at execbuf does not bound execution (on gen9 the
+hardware ignores it; only the kernel's command parser, not modelled, reads it): a batch
+without an end runs on into whatever follows.
+
+Control flow, as on gen8+:
+
+=================================  ===========================================================
+command                            effect
+=================================  ===========================================================
+MI_BATCH_BUFFER_START (1st level)  chain: continue at the target (the return stack is cleared)
+MI_BATCH_BUFFER_START (bit 22)     call a second-level batch; from a second-level batch it
+                                   chains at the second level (gen9 nests two levels)
+MI_BATCH_BUFFER_END                return from a second-level batch, else the batch is done
+=================================  ===========================================================
+
+The IGT spinner is a batch that jumps back to itself until the CPU rewrites its first dword
+to MI_BATCH_BUFFER_END.  So every jump re-fetches from memory (nothing is cached across a
+jump), and a backward jump is a polling step: check the hang deadline and the stop flag,
+then :class:`~softgem.sync.deadline.Backoff` lets the CPU thread run.  The deadline and the
+stop flag are also checked every :data:`CHECK_EVERY` commands, so a long straight-line batch
+is caught too.
+
+Why the engine stops (the request then ends with an error, see :mod:`.hang`): an unknown
+command, a length that does not fit the gen8+ form, a blitter command on an engine other
+than the copy engine (the render CS does not decode client 2), a fetch from an address no
+vma maps (it would run zeros -- MI_NOOPs -- forever), or the deadline passing.
+
+Fetching reads a window (to the end of the page, at least the current command) as Python
+ints; the window is dropped after every jump and every command that writes memory, so a
+batch that rewrites itself sees its own stores.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..sync.deadline import Backoff, Deadline
+from . import blitter, mi
+from .hang import CsStopped, GpuHang
+from .mi import ADDR_MASK, GpuMemory
+
+__all__ = ["CHECK_EVERY", "ENGINE_CLASS_COPY", "ENGINE_CLASS_RENDER", "CsState", "execute"]
+
+ENGINE_CLASS_RENDER = 0
+ENGINE_CLASS_COPY = 1
+
+#: Check the deadline and the stop flag at least this often (in commands).
+CHECK_EVERY = 256
+
+#: Second-level batches nest this deep (gen9: one level below the first).
+MAX_DEPTH = 1
+
+Handler = Callable[[GpuMemory, list[int], "CsState", int], None]
+
+
+@dataclass(slots=True)
+class CsState:
+    """What the command streamer carries from one command to the next (one per request).
+
+    ``stop`` is written by other threads (a cancel): a non-zero errno makes the streamer stop
+    at its next check with :class:`CsStopped`.
+    """
+
+    engine_class: int = ENGINE_CLASS_RENDER
+    deadline: Deadline = field(default_factory=lambda: Deadline(None))
+    stop: int = 0
+    registers: dict[int, int] = field(default_factory=dict)
+    clip: tuple[int, int, int, int] = (0, 0, 0, 0)
+    commands: int = 0
+    jumps: int = 0
+    bytes_written: int = 0
+    backoff: Backoff = field(default_factory=Backoff)
+
+    def timestamp(self) -> int:
+        """The engine's timestamp counter: deterministic, it counts executed commands."""
+        return self.commands
+
+    def check(self, pc: int) -> None:
+        """Raise if the request was cancelled or has run past its hang deadline."""
+        if self.stop:
+            raise CsStopped(self.stop)
+        if self.deadline.expired():
+            raise GpuHang(f"batch still running after {self.deadline.seconds}s", pc)
+
+
+# Data commands: opcode -> handler.  Lengths come from the header's length field.
+_MI_DATA: dict[int, Handler] = {
+    0x20: mi.exec_store_dword_imm,
+    0x22: mi.exec_load_register_imm,
+    0x24: mi.exec_store_register_mem,
+    0x26: mi.exec_flush_dw,
+}
+_MI_LEN_MASK = {0x20: 0x3FF, 0x22: 0xFF, 0x24: 0xFF, 0x26: 0x3F, 0x31: 0xFF}
+_MI_SINGLE = {0x00, 0x02, 0x05, 0x08}      # NOOP, USER_INTERRUPT, ARB_CHECK, ARB_ON_OFF
+_BLT: dict[int, Handler] = {
+    blitter.OP_SETUP_CLIP: blitter.exec_setup_clip,
+    blitter.OP_COLOR: blitter.exec_color_blt,
+    blitter.OP_SRC_COPY: blitter.exec_src_copy,
+    blitter.OP_FAST_COPY: blitter.exec_fast_copy,
+}
+OP_BBE, OP_BBS = 0x0A, 0x31
+
+
+class _Fetcher:
+    """A window of the command stream read through the page tables."""
+
+    __slots__ = ("base", "end", "vm", "words")
+
+    def __init__(self, vm: GpuMemory) -> None:
+        self.vm = vm
+        self.words: list[int] = []
+        self.base = self.end = 0
+
+    def invalidate(self) -> None:
+        self.end = self.base
+
+    def get(self, pc: int, ndw: int) -> list[int]:
+        """``ndw`` dwords at ``pc`` (refetching when the window does not hold them)."""
+        if not (self.base <= pc and pc + 4 * ndw <= self.end):
+            self._fetch(pc, max(4 * ndw, 4096 - (pc & 4095)))
+        i = (pc - self.base) >> 2
+        return self.words[i:i + ndw]
+
+    def _fetch(self, pc: int, n: int) -> None:
+        runs = self.vm.resolve(pc, n, False)
+        if runs[0][0] < 0:
+            raise GpuHang("command fetch from an address no vma maps", pc)
+        flat = self.vm.flat
+        buf = np.empty(n, dtype=np.uint8)
+        pos = 0
+        for off, k, _ in runs:
+            buf[pos:pos + k] = 0 if off < 0 else flat[off:off + k]
+            pos += k
+        self.words = buf.view("<u4").tolist()
+        self.base, self.end = pc, pc + n
+
+
+def _length(header: int, pc: int) -> int:
+    """The command's length in dwords; a header the engine cannot decode hangs it."""
+    client = header >> 29
+    if client == 0:
+        op = (header >> 23) & 0x3F
+        if op in _MI_SINGLE or op == OP_BBE:
+            return 1
+        mask = _MI_LEN_MASK.get(op)
+        if mask is not None:
+            return (header & mask) + 2
+    elif client == 2 and (header >> 22) & 0x7F in _BLT:
+        return (header & 0xFF) + 2
+    raise GpuHang(f"unknown command {header:#010x}", pc)
+
+
+def execute(vm: GpuMemory, start: int, length: int, state: CsState) -> None:
+    """Run the batch at GPU address ``start`` until its MI_BATCH_BUFFER_END.
+
+    ``length`` is the execbuf batch length (informational, see the module doc).
+
+    Raises GpuHang when the engine would hang (see the module doc) and CsStopped when the
+    request is cancelled meanwhile.  Whatever the batch wrote before stays written.
+    """
+    fetch = _Fetcher(vm)
+    pc = start & ADDR_MASK & ~3
+    stack: list[int] = []
+    while True:
+        header = fetch.get(pc, 1)[0]
+        n = _length(header, pc)
+        state.commands += 1
+        if state.commands % CHECK_EVERY == 0:
+            state.check(pc)
+        client = header >> 29
+        if client == 0:
+            op = (header >> 23) & 0x3F
+            if op == OP_BBE:
+                if not stack:
+                    return
+                pc = stack.pop()
+                fetch.invalidate()
+                continue
+            if op == OP_BBS:
+                pc = _jump(fetch, fetch.get(pc, n), pc, stack, state)
+                continue
+            if op in _MI_SINGLE:
+                if op == 0x05:          # MI_ARB_CHECK: a preemption point
+                    state.check(pc)
+                pc += 4
+                continue
+            _MI_DATA[op](vm, fetch.get(pc, n), state, pc)
+        else:
+            if state.engine_class != ENGINE_CLASS_COPY:
+                raise GpuHang(f"blitter command {header:#010x} on a non-copy engine", pc)
+            _BLT[(header >> 22) & 0x7F](vm, fetch.get(pc, n), state, pc)
+        fetch.invalidate()
+        pc += 4 * n
+
+
+def _jump(fetch: _Fetcher, cmd: list[int], pc: int, stack: list[int], state: CsState) -> int:
+    """MI_BATCH_BUFFER_START: where execution continues (see the module table)."""
+    if len(cmd) < 3:
+        raise GpuHang("MI_BATCH_BUFFER_START without a 64-bit address", pc)
+    target = ((cmd[2] & 0xFFFF) << 32 | cmd[1]) & ADDR_MASK & ~3
+    if cmd[0] & mi.MI_BATCH_SECOND_LEVEL:
+        if len(stack) < MAX_DEPTH:
+            stack.append(pc + 4 * len(cmd))
+    else:
+        stack.clear()
+    fetch.invalidate()
+    state.jumps += 1
+    if target <= pc:
+        # Looping (the spinner): a polling step.  Let the CPU in, give up on the deadline.
+        state.check(pc)
+        state.backoff.pause()
+    return target
