@@ -139,6 +139,7 @@ def timeline_svg(tl: Timeline) -> str:
         colour = _COLOURS["eagain"] if "skipped" in label else _COLOURS["gpu"]
         out.append(f'<rect x="{x}" y="{y - 8}" width="{max(step, (end - start) * step)}" '
                    f'height="16" fill="{colour}" opacity="0.5"><title>{label}</title></rect>')
+    last_label: dict[str, tuple[int, int]] = {}   # lane -> (x of its last label, its row)
     for m in tl.marks:
         x, y = left + m.t * step, y_of[m.lane]
         out.append(f'<circle cx="{x}" cy="{y}" r="5" fill="{_COLOURS[m.kind]}">'
@@ -146,7 +147,11 @@ def timeline_svg(tl: Timeline) -> str:
         tag = _TAGS.get(m.kind)
         if tag is not None and (m.kind != "frame" or "shown" in m.what):
             label = tag + (m.what.split()[1] if m.kind == "frame" else "")
-            out.append(f'<text x="{x - 6}" y="{y + 17}" font-size="9" '
+            # Neighbouring labels would overprint: drop every other one a row lower.
+            prev_x, prev_row = last_label.get(m.lane, (-1000, 1))
+            row = 1 - prev_row if x - prev_x < 6 * len(label) + 4 else 0
+            last_label[m.lane] = (x, row)
+            out.append(f'<text x="{x - 6}" y="{y + 17 + 10 * row}" font-size="9" '
                        f'fill="{_COLOURS[m.kind]}">{label}</text>')
     for i, (kind, colour) in enumerate(_COLOURS.items()):
         x = left + i * 110
