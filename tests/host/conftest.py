@@ -28,7 +28,7 @@ class Outcome:
 @pytest.fixture(scope="session")
 def programs(tmp_path_factory: pytest.TempPathFactory) -> str:
     if shutil.which("gcc") is None:
-        pytest.skip("host-mode tests compile C programs and gcc is not installed")
+        pytest.fail("host-mode tests compile C programs: gcc is missing, run scripts/setup")
     out = tmp_path_factory.mktemp("host-programs")
     exe = out / "programs"
     subprocess.run(["gcc", "-O2", "-pthread", "-Wall", "-o", str(exe),
