@@ -11,8 +11,11 @@ Both sides run the same small C program (compiled here with gcc), which times it
   the real core (``CoreBackend``, as ``softgem run`` uses): fd lookup, copy-in, the ioctl
   table, ``NOTIF_ID_VALID``, copy-out, answer.
 
-The rounds alternate (bare, GETPARAM, bare, ...) and each side reports its median, so a
-machine that is busy with something else slows both alike.  Target: GETPARAM/bare <= 3.
+* **floor** -- the same program and the same system calls softgem makes for one GETPARAM,
+  with no logic between them (host_floor.py): what the kernel interface alone costs.
+
+The rounds alternate (bare, floor, GETPARAM, bare, ...) and each side reports its median, so
+a machine that is busy with something else slows all alike.  Target: GETPARAM/bare <= 3.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from ..host.launch import launch
 from ..host.listener import Listener
 from ..host.seccomp import probe_kernel, probe_listener, trap_filter
 from ..host.syscalls import NR
+from .host_floor import floor_round_trip
 from .runner import BenchResult
 
 __all__ = ["bench_host_ioctl"]
@@ -133,18 +137,22 @@ def _getparam(exe: str, n: int, out: str) -> float:
 def bench_host_ioctl(quick: bool) -> BenchResult:
     n, rounds = (3000, 3) if quick else (20000, 5)
     bare: list[float] = []
+    floor: list[float] = []
     ioctl: list[float] = []
     with tempfile.TemporaryDirectory(prefix="softgem-bench-") as workdir:
         exe = _compile(workdir)
         out = os.path.join(workdir, "result")
         for _ in range(rounds):
             bare.append(_bare(exe, n, out))
+            floor.append(floor_round_trip(exe, n, out))
             ioctl.append(_getparam(exe, n, out))
-    b, g = statistics.median(bare), statistics.median(ioctl)
+    b, f, g = statistics.median(bare), statistics.median(floor), statistics.median(ioctl)
     result = BenchResult(f"host-ioctl: {n} round trips x {rounds} rounds (medians)")
     result.add("bare seccomp round trip (getppid)", f"{b / 1000:.1f} us  ({1e9 / b:,.0f}/s)")
-    result.add("GETPARAM under softgem run", f"{g / 1000:.1f} us  ({1e9 / g:,.0f}/s)")
+    result.add("kernel floor of a GETPARAM (no logic)", f"{f / 1000:.1f} us  = {f / b:.2f} x bare")
+    result.add("GETPARAM under softgem run", f"{g / 1000:.1f} us  = {g / f:.2f} x floor")
     result.add("load average at the end", " ".join(f"{x:.2f}" for x in os.getloadavg()))
-    result.notes.append("each side times its own loop in C; rounds alternate bare/GETPARAM")
+    result.notes.append("each side times its own loop in C; rounds alternate "
+                        "bare/floor/GETPARAM; the floor makes softgem's system calls only")
     result.ratio("GETPARAM/bare", g / b, 3.0, "<=")
     return result

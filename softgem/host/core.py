@@ -20,7 +20,7 @@ from ..mm import notify as mm_notify
 from ..sync import SpinLock
 from ..uapi.table import dispatch
 from ..units import PAGE_SIZE, TASK_SIZE
-from .hostmm import HostUserMm, serving
+from .hostmm import HostUserMm, current
 from .task import HostMm, HostTask
 
 __all__ = ["CoreBackend"]
@@ -31,8 +31,8 @@ class _CoreTask:
 
     __slots__ = ("mm", "pid")
 
-    def __init__(self, task: HostTask, mm: HostUserMm) -> None:
-        self.pid = task.pid
+    def __init__(self, pid: int, mm: HostUserMm) -> None:
+        self.pid = pid
         self.mm = mm
 
     def fd_install(self, f: Any) -> int:
@@ -75,9 +75,13 @@ class CoreBackend:
         file.release()
 
     def ioctl(self, file: object, task: HostTask, request: int, arg: int) -> int:
-        assert isinstance(file, DrmFile)
-        with serving(task):
-            return dispatch(file, _CoreTask(task, self.mm_of(task.mm)), request, arg)
+        mm = self._mms.get(task.mm) or self.mm_of(task.mm)
+        serving = current
+        serving.task = task
+        try:
+            return dispatch(file, _CoreTask(task.pid, mm), request, arg)  # type: ignore[arg-type]
+        finally:
+            serving.task = None
 
     # -- address spaces -------------------------------------------------------------------
     def mm_event(self, task: HostTask, event: NotifyEvent, start: int, end: int,

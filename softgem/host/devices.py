@@ -98,7 +98,7 @@ class DeviceCalls:
         try:
             fd = self.svc.listener.inject(n.id, theirs.fileno(), bool(flags & os.O_CLOEXEC))
         finally:
-            theirs.close()
+            self.svc.files.injected(dfile, theirs)
         if self.svc.trace:
             self.svc.trace(f"pid {n.pid}: open {node.vpath.decode()} -> fd {fd} ({dfile!r})")
         return self._injected(fd)

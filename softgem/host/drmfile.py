@@ -5,12 +5,25 @@ program (``SECCOMP_IOCTL_NOTIF_ADDFD``); the supervisor keeps the other, the *pe
 closes its copy of the injected end.  From then on the kernel does the bookkeeping a
 ``struct file`` gets: ``dup``, ``fcntl(F_DUPFD)``, ``fork`` and ``SCM_RIGHTS`` share the same
 open file, and when its last reference anywhere is closed the peer hangs up -- that is
-``drm_release``.  A target fd is mapped back to its open file by the inode of
-``/proc/TID/fd/N`` (every copy of one open file shows the same socket inode).
+``drm_release``.
+
+Which open file is behind a target fd (every ioctl asks): the first time for a (thread, fd),
+the inode of ``/proc/TID/fd/N`` (every copy of one open file shows the same socket inode);
+after that, a remembered guess checked with one ``kcmp(KCMP_EPOLL_TFD)``, which asks the
+kernel whether the target's fd is *the* file registered in the supervisor's registry epoll
+under the slot the guess names -- half the cost of the procfs lookup.  The registry holds
+every injected end without holding a reference to it (an epoll item is dropped with the last
+reference of its file, so hang-up still works); each slot is a supervisor fd number kept
+reserved by a ``/dev/null`` duplicate for as long as the file lives, so that no two live
+files share a slot.  A failed check (fd closed, reused, or another thread's table) falls back
+to procfs.  Without kcmp (no CONFIG_KCMP, or refused) procfs answers every time.
 
 Rejected alternatives: counting fds by tracking close/dup/fork in the supervisor (racy,
-and misses fds closed by exit or execve's close-on-exec); eventfds or pipes (no hang-up
-signal for "last reference closed" on the supervisor's side).
+and misses fds closed by exit, execve's close-on-exec and io_uring); a cache invalidated by
+trapping close (a round trip on every close of the program, and a close in flight cannot be
+told from one that completed); eventfds or pipes (no hang-up signal for "last reference
+closed" on the supervisor's side); holding a copy of the injected end to compare with
+``KCMP_FILE`` (the copy would keep the file open forever).
 
 Lifetime of a :class:`DrmFile` (``kref``: one reference for "the program still has it open",
 one per ioctl being served):
@@ -26,19 +39,25 @@ released            last reference dropped: peer closed, ``backend.release_file`
 
 from __future__ import annotations
 
+import ctypes
 import os
+import select
 import socket
 from collections.abc import Callable
 
 from ..errors import KernelError
 from ..sync import Kref, Mutex
+from .kcmp import KCMP_EPOLL_TFD, NR_KCMP, EpollSlot, kcmp, kcmp_works, slot_pointer
 from .watcher import Watcher
 
 __all__ = ["DrmFile", "FileTable"]
 
+_GUESSES_MAX = 4096             # remembered (tid, fd) -> file guesses before starting over
+
 
 class DrmFile:
-    __slots__ = ("file", "inode", "kref", "minor", "peer", "vpath")
+    __slots__ = ("_slot_obj", "file", "inode", "kref", "minor", "peer", "slot", "slot_fd",
+                 "vpath")
 
     def __init__(self, minor: int, vpath: bytes, file: object, peer: socket.socket,
                  inode: int) -> None:
@@ -48,6 +67,14 @@ class DrmFile:
         self.peer = peer
         self.inode = inode
         self.kref = Kref(1)
+        self.slot_fd = -1       # reserved registry slot (a /dev/null duplicate), -1 if none
+        self.slot: ctypes.c_void_p | None = None    # its kcmp_epoll_slot's address
+        self._slot_obj: EpollSlot | None = None     # keeps that address valid
+
+    def set_slot(self, efd: int, fd: int) -> None:
+        self._slot_obj = EpollSlot(efd, fd, 0)
+        self.slot_fd = fd
+        self.slot = slot_pointer(self._slot_obj)
 
     def __repr__(self) -> str:
         return f"DrmFile({self.vpath.decode()}, ino={self.inode})"
@@ -63,10 +90,14 @@ class FileTable:
         self._release_file = release_file
         self._lock = Mutex("host.files")
         self._by_inode: dict[int, DrmFile] = {}
+        self._guess: dict[tuple[int, int], DrmFile] = {}
+        self._self = os.getpid()
+        self._registry: select.epoll | None = select.epoll() if kcmp_works() else None
 
     def create(self, minor: int, vpath: bytes, nonblock: bool) -> tuple[DrmFile, socket.socket]:
-        """A new open file and the end to inject.  The caller closes that end once it is
-        injected -- or if injecting fails, which hangs the peer up and releases the file.  Raises the backend's KernelError if ``open_file`` refuses."""
+        """A new open file and the end to inject.  The caller passes that end to
+        :meth:`injected` once it was injected -- or if injecting failed, which hangs the peer
+        up and releases the file.  Raises the backend's KernelError if ``open_file`` refuses."""
         file = self._open_file(minor)
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         theirs.setblocking(not nonblock)
@@ -74,8 +105,25 @@ class FileTable:
         dfile = DrmFile(minor, vpath, file, ours, ino)
         with self._lock:
             self._by_inode[ino] = dfile
+            if self._registry is not None:
+                self._registry.register(theirs.fileno(), 0)
         self._watcher.watch(ours.fileno(), lambda: self.hangup(dfile), hangup_only=True)
         return dfile, theirs
+
+    def injected(self, dfile: DrmFile, theirs: socket.socket) -> None:
+        """Drop the supervisor's copy of the injected end, keeping its registry slot: its fd
+        number is taken over by a /dev/null duplicate until the file is released."""
+        fd = theirs.detach()
+        with self._lock:
+            if self._registry is None:
+                os.close(fd)
+                return
+            null = os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)
+            try:
+                os.dup2(null, fd)           # closes our reference to the end, atomically
+            finally:
+                os.close(null)
+            dfile.set_slot(self._registry.fileno(), fd)
 
     def _inode_of(self, pid: int, fd: int) -> int | None:
         """The socket inode behind a target fd (readlink is a third of a stat's cost)."""
@@ -99,10 +147,15 @@ class FileTable:
     def get(self, pid: int, fd: int) -> DrmFile | None:
         """Like :meth:`peek`, with a reference the caller drops with :meth:`put`.
 
-        Every ioctl comes through here, so it is written flat.  No lock: a dict lookup is
+        Every ioctl comes through here, so it is written flat.  No lock: dict operations are
         atomic, and a file that :meth:`hangup` removed concurrently is refused by
         ``get_unless_zero`` once its last reference is gone (before that, serving it is
         what the kernel does too: an ioctl in flight keeps a closed file alive)."""
+        dfile = self._guess.get((pid, fd))
+        if (dfile is not None
+                and kcmp(NR_KCMP, pid, self._self, KCMP_EPOLL_TFD, fd, dfile.slot) == 0
+                and dfile.kref.get_unless_zero()):
+            return dfile    # (a released file's slot may hold a newer file: refused above)
         if not self._by_inode or fd < 0:
             return None
         try:
@@ -114,10 +167,15 @@ class FileTable:
         dfile = self._by_inode.get(int(link[8:-1]))
         if dfile is None or not dfile.kref.get_unless_zero():
             return None
+        if dfile.slot is not None:
+            if len(self._guess) >= _GUESSES_MAX:
+                self._guess.clear()
+            self._guess[(pid, fd)] = dfile
         return dfile
 
     def put(self, dfile: DrmFile) -> None:
-        dfile.kref.put(lambda: self._release(dfile))
+        if dfile.kref.put():
+            self._release(dfile)
 
     def hangup(self, dfile: DrmFile) -> None:
         """The program closed its last copy (watcher thread)."""
@@ -129,10 +187,29 @@ class FileTable:
 
     def _release(self, dfile: DrmFile) -> None:
         dfile.peer.close()
+        with self._lock:
+            if dfile.slot_fd >= 0:
+                # The registry dropped the end's item with its last reference; a stale guess
+                # fails its kcmp from now on, or matches a newer file that reused the slot
+                # and is then refused by get_unless_zero.
+                os.close(dfile.slot_fd)
+                dfile.slot_fd = -1
         try:
             self._release_file(dfile.file)
         except KernelError:
             pass
+
+    def close(self) -> None:
+        """The end of the run (after every file was released)."""
+        with self._lock:
+            for dfile in self._by_inode.values():
+                if dfile.slot_fd >= 0:
+                    os.close(dfile.slot_fd)
+                    dfile.slot_fd = -1
+            self._guess.clear()
+            if self._registry is not None:
+                self._registry.close()
+                self._registry = None
 
     def __len__(self) -> int:
         with self._lock:

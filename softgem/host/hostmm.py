@@ -21,6 +21,7 @@ protocol of softgem.mm over a real process).
 from __future__ import annotations
 
 import threading
+from collections.abc import Sequence
 from typing import Any
 
 from ..errors import EFAULT
@@ -28,35 +29,19 @@ from ..mm import PhysMem
 from ..mm.notify import NotifierSubscriptions
 from ..sync import RwSem
 from ..units import PAGE_SIZE, TASK_SIZE, Pfn
-from .procmem import HostVma, vmas_covering
+from .procmem import HostVma, read_mem, vmas_covering, write_mem, write_vec
 from .task import HostMm
 
-__all__ = ["HostUserMm", "serving"]
+__all__ = ["HostUserMm", "current"]
 
-# The trapped call being served by this thread: after reading its memory, the core checks the
-# notification is still alive (SECCOMP_IOCTL_NOTIF_ID_VALID) before acting on what it read.
-_current = threading.local()
-
-
-class serving:
-    """``with serving(task):`` marks ``task`` as the call this thread serves."""
-
-    __slots__ = ("task",)
-
-    def __init__(self, task: Any) -> None:
-        self.task = task
-
-    def __enter__(self) -> None:
-        _current.task = self.task
-
-    def __exit__(self, *exc: object) -> None:
-        _current.task = None
+# The trapped call each thread is serving (``CoreBackend.ioctl`` sets it): a read of the
+# target's memory is followed by SECCOMP_IOCTL_NOTIF_ID_VALID before anything acts on what it
+# read, and the first write of a call is preceded by it, so a recycled pid is never touched.
+class _Serving(threading.local):
+    task: Any = None
 
 
-def _check_valid() -> None:
-    task = getattr(_current, "task", None)
-    if task is not None:
-        task.check_valid()
+current = _Serving()
 
 
 class HostUserMm:
@@ -64,6 +49,7 @@ class HostUserMm:
 
     def __init__(self, host: HostMm, phys: PhysMem) -> None:
         self.host = host
+        self.tgid = host.tgid
         self.phys = phys
         self.name = f"host-{host.tgid}"
         self.mmap_lock = RwSem("mm.mmap_lock")
@@ -73,25 +59,32 @@ class HostUserMm:
     def __repr__(self) -> str:
         return f"<HostUserMm {self.name}>"
 
-    # -- user copies ------------------------------------------------------------------------
+    # -- user copies (procmem refuses ranges outside user space with EFAULT) -------------------
     def access_ok(self, addr: int, size: int) -> bool:
         return addr >= 0 and size >= 0 and addr + size <= TASK_SIZE
 
     def copy_from_user(self, addr: int, n: int) -> bytes:
-        if n == 0:
+        if n <= 0:
             return b""
-        if not self.access_ok(addr, n):
-            raise EFAULT(f"read of {n} bytes at {addr:#x}")
-        data = self.host.read(addr, n)
-        _check_valid()
+        data = read_mem(self.tgid, addr, n)
+        task = current.task
+        if task is not None:
+            task.check_valid()
         return data
 
     def copy_to_user(self, addr: int, data: bytes | bytearray | memoryview) -> None:
-        if not len(data):
-            return
-        if not self.access_ok(addr, len(data)):
-            raise EFAULT(f"write of {len(data)} bytes at {addr:#x}")
-        self.host.write(addr, data)
+        task = current.task
+        if task is not None and not task.checked:
+            task.check_valid()
+        write_mem(self.tgid, addr, data)
+
+    def copy_to_user_vec(self, pieces: Sequence[tuple[int, bytes | bytearray | memoryview]]
+                         ) -> int:
+        """Several copy_to_user in one process_vm_writev (see usercopy.copy_to_user_seq)."""
+        task = current.task
+        if task is not None and not task.checked:
+            task.check_valid()
+        return write_vec(self.tgid, pieces)
 
     # -- gup --------------------------------------------------------------------------------
     def probe_range(self, start: int, length: int) -> None:
@@ -110,7 +103,7 @@ class HostUserMm:
             count = _pinnable_pages(vmas, start, nr_pages, write)
             if count == 0:
                 raise EFAULT(f"cannot pin {start:#x}")
-            data = self.host.read(start, count * PAGE_SIZE)
+            data = read_mem(self.tgid, start, count * PAGE_SIZE)
         return self._snapshot(data, count)
 
     def _snapshot(self, data: bytes, count: int) -> list[Pfn]:

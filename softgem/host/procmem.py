@@ -16,12 +16,14 @@ import ctypes
 import errno as _errno
 import struct
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from ..errors import EFAULT, ESRCH, KernelError, error_for
 from ..units import PAGE_SIZE, TASK_SIZE
 
-__all__ = ["HostVma", "read_cstring", "read_maps", "read_mem", "vmas_covering", "write_mem"]
+__all__ = ["HostVma", "read_cstring", "read_maps", "read_mem", "vmas_covering", "write_mem",
+           "write_vec"]
 
 _libc = ctypes.CDLL(None, use_errno=True)
 # Deliberately without argtypes: converting six arguments through argtypes costs twice the
@@ -30,7 +32,9 @@ _readv = _libc.process_vm_readv
 _writev = _libc.process_vm_writev
 _readv.restype = _writev.restype = ctypes.c_ssize_t
 _IOVS = struct.Struct("<QQQQ")       # local iovec, remote iovec
+_IOV = struct.Struct("<QQ")
 _SCRATCH = 1 << 16
+_VEC_MAX = 16                        # remote iovecs in one write_vec transfer
 
 
 class _Scratch(threading.local):
@@ -45,6 +49,9 @@ class _Scratch(threading.local):
         iov_addr = ctypes.addressof((ctypes.c_char * _IOVS.size).from_buffer(self.iov))
         self.local = ctypes.c_void_p(iov_addr)
         self.remote = ctypes.c_void_p(iov_addr + 16)
+        self.vec = bytearray(_IOV.size * _VEC_MAX)
+        self.vec_remote = ctypes.c_void_p(
+            ctypes.addressof((ctypes.c_char * len(self.vec)).from_buffer(self.vec)))
 
 
 _tls = _Scratch()
@@ -102,6 +109,45 @@ def write_mem(pid: int, addr: int, data: bytes | bytearray | memoryview) -> None
         got = _writev(pid, s.local, 1, s.remote, 1, 0)
     if got != n:
         raise _fail("write", pid, addr, n, got)
+
+
+def write_vec(pid: int, pieces: Sequence[tuple[int, bytes | bytearray | memoryview]]) -> int:
+    """Store ``(addr, data)`` pieces in order with one ``process_vm_writev``; the number of
+    leading pieces stored whole (``len(pieces)`` on success).  Stops at the first fault, which
+    may leave that piece partly written, as copy_to_user does.  ESRCH if ``pid`` is gone."""
+    s = _tls
+    view, vec, at = s.view, s.vec, 0
+    if len(pieces) <= _VEC_MAX:
+        for k, (addr, data) in enumerate(pieces):
+            n = len(data)
+            end = at + n
+            if addr < 0 or addr + n > _USER_END or end > _SCRATCH:
+                break
+            view[at:end] = data
+            _IOV.pack_into(vec, k << 4, addr, n)
+            at = end
+        else:
+            _IOV.pack_into(s.iov, 0, s.addr, at)
+            got = _writev(pid, s.local, 1, s.vec_remote, len(pieces), 0)
+            if got == at:
+                return len(pieces)
+            if got < 0 and ctypes.get_errno() == _errno.ESRCH:
+                raise ESRCH(f"write: pid {pid} is gone")
+            done, at = 0, 0
+            for _addr, data in pieces:
+                at += len(data)
+                if at > got:
+                    break
+                done += 1
+            return done
+    done = 0
+    for addr, data in pieces:      # too many or too big for one transfer: one each
+        try:
+            write_mem(pid, addr, data)
+        except EFAULT:
+            break
+        done += 1
+    return done
 
 
 def read_cstring(pid: int, addr: int, limit: int = 4096) -> bytes:

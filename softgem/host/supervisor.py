@@ -99,14 +99,14 @@ class Supervisor:
         try:
             watcher = Watcher(self.report)
             shadow = Shadow()
+            files = FileTable(watcher, self.backend.open_file, self.backend.release_file)
         except BaseException:
             launched.kill()
             launched.wait_tree()
             launched.close()
             listener.close()
             raise
-        svc = Services(listener, self.backend,
-                       FileTable(watcher, self.backend.open_file, self.backend.release_file),
+        svc = Services(listener, self.backend, files,
                        ProcessTable(self.backend, watcher, listener, self.report),
                        shadow, PathResolver(shadow), self.trace, self.warn)
         devices = DeviceCalls(svc)
@@ -129,6 +129,7 @@ class Supervisor:
             pool.join()
             for fn in watcher.drain():
                 self._safely(fn)
+            files.close()
             listener.close()
             watcher.close()
             launched.close()

@@ -63,14 +63,14 @@ class HostMm:
 class HostTask:
     """The thread ``pid`` (a tid) blocked in trapped system call ``nid`` of ``listener``."""
 
-    __slots__ = ("_checked", "_listener", "mm", "nid", "pid")
+    __slots__ = ("_listener", "checked", "mm", "nid", "pid")
 
     def __init__(self, pid: int, mm: HostMm, listener: Listener | None, nid: int) -> None:
         self.pid = pid
         self.mm = mm
         self.nid = nid
         self._listener = listener
-        self._checked = False
+        self.checked = False     # check_valid() has succeeded once for this call
 
     @property
     def tgid(self) -> int:
@@ -81,7 +81,7 @@ class HostTask:
         Call it after copying arguments in and before acting on them."""
         if self._listener is not None and not self._listener.valid(self.nid):
             raise ESRCH(f"task {self.pid} left system call {self.nid}")
-        self._checked = True
+        self.checked = True
 
     def read(self, addr: int, n: int) -> bytes:
         """copy_from_user: ``n`` bytes at ``addr``, or EFAULT."""
@@ -93,7 +93,7 @@ class HostTask:
     def write(self, addr: int, data: bytes | bytearray | memoryview) -> None:
         """copy_to_user: all of ``data`` at ``addr``, or EFAULT.  The first write of a call
         checks that the notification is alive, so a recycled pid is never written."""
-        if not self._checked:
+        if not self.checked:
             self.check_valid()
         procmem.write_mem(self.pid, addr, data)
 

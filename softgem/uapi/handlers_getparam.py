@@ -14,7 +14,6 @@ from typing import TYPE_CHECKING
 
 from ..errors import EINVAL, ENODEV, EOPNOTSUPP
 from . import i915 as I
-from .usercopy import put_user_s32
 
 if TYPE_CHECKING:
     from ..gem import Platform
@@ -128,5 +127,7 @@ def param_value(platform: Platform, param: int) -> int:
 
 
 def getparam(ctx: IoctlContext, gp: drm_i915_getparam) -> int:
-    put_user_s32(ctx.mm, gp.value, param_value(ctx.dev.platform, gp.param))
+    # The kernel's last step is ``if (put_user(value, param->value)) return -EFAULT;``.
+    ctx.put_user_last(gp.value, (param_value(ctx.dev.platform, gp.param)
+                                 & 0xFFFFFFFF).to_bytes(4, "little"))
     return 0

@@ -21,6 +21,7 @@ address space is touched.
 from __future__ import annotations
 
 import ctypes
+from collections.abc import Sequence
 from typing import Any, Protocol, TypeVar
 
 from ..errors import EFAULT
@@ -30,6 +31,7 @@ __all__ = [
     "UserMemory",
     "copy_from_user",
     "copy_to_user",
+    "copy_to_user_seq",
     "put_user_s32",
     "read_struct",
     "write_struct",
@@ -68,6 +70,36 @@ def copy_to_user(mm: UserMemory, addr: int, data: bytes | bytearray | memoryview
     mm.copy_to_user(addr, data)
 
 
+def copy_to_user_seq(mm: UserMemory, pieces: Sequence[tuple[int, bytes | bytearray | memoryview]]
+                     ) -> list[int]:
+    """Store each ``(addr, data)`` in order, as that many ``copy_to_user`` calls would: a
+    fault stops its own piece only.  Returns the indices of the pieces that faulted.
+
+    An address space with ``copy_to_user_vec(pieces) -> int`` (the number of leading pieces it
+    stored whole, stopping at the first fault; every piece has passed ``access_ok``) moves them
+    in one transfer; host mode has one, because every transfer there is a system call."""
+    vec = getattr(mm, "copy_to_user_vec", None)
+    if vec is not None:
+        ok = mm.access_ok
+        for addr, data in pieces:
+            if not (0 <= addr <= _U64 and ok(addr, len(data))):
+                vec = None
+                break
+    if vec is not None:
+        done = vec(pieces)
+        if done == len(pieces):
+            return []
+        rest = copy_to_user_seq(mm, pieces[done + 1:])
+        return [done, *(done + 1 + i for i in rest)]
+    failed: list[int] = []
+    for i, (addr, data) in enumerate(pieces):
+        try:
+            copy_to_user(mm, addr, data)
+        except EFAULT:
+            failed.append(i)
+    return failed
+
+
 def put_user_s32(mm: UserMemory, addr: int, value: int) -> None:
     """``put_user(int value, int __user *addr)``."""
     copy_to_user(mm, addr, (value & 0xFFFFFFFF).to_bytes(4, "little"))
@@ -101,6 +133,9 @@ class UserArg:
     def __init__(self, mm: UserMemory, arg: Any) -> None:
         self._mm = mm
         self._buf: memoryview | None = None
+        if type(arg) is int:        # a user address: every C caller, first
+            self._addr = arg & _U64
+            return
         self._addr = 0
         if isinstance(arg, bytearray) or _is_ctypes_object(arg):
             self._buf = memoryview(arg).cast("B")
@@ -123,9 +158,25 @@ class UserArg:
             raise EFAULT("ioctl argument is neither a user address nor a ctypes object")
         return copy_from_user(self._mm, self._addr, n)
 
-    def copy_out(self, data: bytes | bytearray | memoryview) -> None:
-        """Write the kernel's result back (EFAULT if it does not fit or is not writable)."""
+    def copy_out(self, data: bytes | bytearray | memoryview,
+                 before: list[tuple[int, bytes]] | None = None) -> None:
+        """Write the kernel's result back (EFAULT if it does not fit or is not writable).
+
+        ``before``: the handler's last user writes, deferred so that they travel with the
+        result (see ``IoctlContext.put_user_last``); they are stored first, in order, and a
+        fault in any of them is EFAULT too -- after the result was still written back."""
         n = len(data)
+        if before:
+            if self._buf is None and self._addr >= 0 and n:
+                failed = copy_to_user_seq(self._mm, [*before, (self._addr, data)])
+                if failed:
+                    raise EFAULT(f"copy_to_user of pieces {failed} faulted")
+                return
+            failed = copy_to_user_seq(self._mm, before)
+            self.copy_out(data)       # its own fault is EFAULT as well
+            if failed:
+                raise EFAULT(f"put_user of deferred pieces {failed} faulted")
+            return
         if n == 0:
             return
         if self._buf is not None:

@@ -16,6 +16,7 @@ from softgem.host.procmem import (
     read_mem,
     vmas_covering,
     write_mem,
+    write_vec,
 )
 
 PAGE = 4096
@@ -97,3 +98,31 @@ def test_a_range_with_a_hole_is_not_covered() -> None:
         vmas_covering(vmas, 0x2000, 0x4800)
     with pytest.raises(EFAULT):
         vmas_covering(vmas, 0x0, 0x2000)
+
+
+def test_write_vec_stores_pieces_in_order_in_one_transfer(pages) -> None:
+    base = pages(2)
+    pieces = [(base + 8, b"abcd"), (base + PAGE + 100, b"xyz"), (base + 8, b"AB")]
+    assert write_vec(ME, pieces) == 3
+    assert read_mem(ME, base + 8, 4) == b"ABcd"            # later pieces land later
+    assert read_mem(ME, base + PAGE + 100, 3) == b"xyz"
+
+
+@pytest.mark.parametrize("bad", ["read-only", "hole", "not user"])
+def test_write_vec_counts_the_pieces_stored_before_the_first_fault(pages, bad: str) -> None:
+    base = pages(1)
+    ro = pages(1, mmap.PROT_READ)
+    target = {"read-only": ro, "hole": 8, "not user": 1 << 47}[bad]
+    pieces = [(base, b"1111"), (target, b"2222"), (base + 4, b"3333")]
+    assert write_vec(ME, pieces) == 1
+    assert read_mem(ME, base, 8) == b"1111" + b"\0" * 4    # stops at the fault
+
+
+def test_write_vec_of_many_or_large_pieces_still_works(pages) -> None:
+    base = pages(32)
+    many = [(base + i * 8, bytes([i]) * 8) for i in range(40)]
+    assert write_vec(ME, many) == 40
+    assert read_mem(ME, base + 39 * 8, 8) == bytes([39]) * 8
+    big = [(base, b"z" * (100 << 10)), (8, b"x")]
+    assert write_vec(ME, big) == 1
+    assert read_mem(ME, base + (100 << 10) - 1, 1) == b"z"

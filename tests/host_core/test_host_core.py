@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import pathlib
 import shutil
@@ -102,3 +103,31 @@ def test_debian_gem_userptr_benchmark_userptr_sync_succeeds() -> None:
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "Subtest userptr-sync: SUCCESS" in proc.stdout
     assert "create-destroy" in proc.stdout
+
+
+def _open_fds() -> set[str]:
+    return set(os.listdir("/proc/self/fd"))
+
+
+def test_each_ioctl_reaches_the_open_file_its_fd_names_now(fd_identity_client: str,
+                                                           tmp_path: pathlib.Path) -> None:
+    """The supervisor remembers which file an fd named (checked with kcmp on every ioctl):
+    dup, another thread, dup2 over it, close and reuse of the number must all be seen."""
+    out = str(tmp_path / "steps.txt")
+    before = _open_fds()
+    status, backend, errors = _run_client(fd_identity_client, out)
+    assert status == 0 and not errors
+    steps = _read_steps(out)
+    assert steps == {
+        "open_two": 0, "create_on_a": 0, "handle": 1,
+        "busy_a": 0, "busy_b": -errno.ENOENT, "busy_a_again": 0, "busy_a_other_thread": 0,
+        "busy_dup_of_a": 0, "busy_closed_dup": -errno.EBADF,
+        "busy_a_after_dup2": -errno.ENOENT,          # b's file now: no handle 1 there
+        "null_got_same_number": 0, "getparam_on_null": -errno.ENOTTY,
+        "getparam_ok": 0, "getparam_value": 1,
+        "getparam_read_only_struct": -errno.EFAULT,
+        "getparam_value_written_before_fault": 1,   # the kernel's order: value, then struct
+        "getparam_bad_value": -errno.EFAULT,
+    }
+    assert _no_leaks(backend) == {}
+    assert _open_fds() <= before          # registry slots and peers are all closed
