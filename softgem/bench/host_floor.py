@@ -26,6 +26,7 @@ import os
 import select
 import socket
 import struct
+from collections.abc import Callable
 
 from ..host.kcmp import KCMP_EPOLL_TFD, NR_KCMP, EpollSlot, kcmp, slot_pointer
 from ..host.launch import launch
@@ -34,60 +35,73 @@ from ..host.procmem import read_cstring, read_mem, write_vec
 from ..host.seccomp import ArgTest, probe_kernel, probe_listener, trap_filter
 from ..host.syscalls import NR
 
-__all__ = ["floor_round_trip"]
+__all__ = ["floor_round_trip", "serve_program"]
 
 _GETPARAM = struct.Struct("<iiQ")
 _CHIPSET = (0x1912).to_bytes(4, "little")
 
 
-def floor_round_trip(exe: str, n: int, out: str) -> float:
-    """Run ``exe getparam n out`` under the floor supervisor; its ns per ioctl."""
+def serve_program(argv: list[str], filt: bytes, serve: Callable[[Listener], None],
+                  out: str) -> float:
+    """Run ``argv`` under ``filt`` with ``serve(listener)`` answering its notifications until
+    it returns; the ns per call the program wrote to ``out``."""
     sizes = probe_kernel()
-    filt = trap_filter([NR["open"], NR["openat"]],
-                       {NR["ioctl"]: ArgTest(1, 0xFF00, (ord("d") << 8,))})
-    launched = launch([exe, "getparam", str(n), out], filt)
+    launched = launch(argv, filt)
     listener = Listener(launched.listener, probe_listener(launched.listener, sizes))
-    registry = select.epoll()
-    peers: list[socket.socket] = []
-    slots: list[EpollSlot] = []
-    slot = ctypes.c_void_p(0)
-    me = os.getpid()
     try:
         launched.go()
-        while listener.wait():
-            notif = listener.recv()
-            if notif is None:
-                continue
-            if notif.nr != NR["ioctl"]:
-                ptr = notif.args[0] if notif.nr == NR["open"] else notif.args[1]
-                if read_cstring(notif.pid, ptr) != b"/dev/dri/card0":
-                    listener.proceed(notif.id)
-                    continue
-                ours, theirs = socket.socketpair()
-                peers.append(ours)
-                registry.register(theirs.fileno(), 0)
-                slots.append(EpollSlot(registry.fileno(), theirs.fileno(), 0))
-                slot = slot_pointer(slots[-1])
-                listener.inject(notif.id, theirs.fileno(), False)
-                peers.append(theirs)         # keeps the slot's number reserved
-                continue
-            args = notif.args
-            if kcmp(NR_KCMP, notif.pid, me, KCMP_EPOLL_TFD, args[0] & 0xFFFFFFFF, slot):
-                listener.proceed(notif.id)
-                continue
-            raw = read_mem(notif.pid, args[2], _GETPARAM.size)
-            listener.valid(notif.id)
-            write_vec(notif.pid, [(_GETPARAM.unpack(raw)[2], _CHIPSET), (args[2], raw)])
-            listener.reply(notif.id, 0)
+        serve(listener)
         status = launched.wait_status()
         launched.wait_tree()
     finally:
         listener.close()
         launched.close()
+    if status != 0:
+        raise RuntimeError(f"{argv[0]} {argv[1]} failed with status {status}")
+    with open(out) as f:
+        return float(f.read())
+
+
+def floor_round_trip(exe: str, n: int, out: str) -> float:
+    """Run ``exe getparam n out`` under the floor supervisor; its ns per ioctl."""
+    filt = trap_filter([NR["open"], NR["openat"]],
+                       {NR["ioctl"]: ArgTest(1, 0xFF00, (ord("d") << 8,))})
+    registry = select.epoll()
+    peers: list[socket.socket] = []
+    try:
+        return serve_program([exe, "getparam", str(n), out], filt,
+                             lambda listener: _floor_loop(listener, registry, peers), out)
+    finally:
         registry.close()
         for sock in peers:
             sock.close()
-    if status != 0:
-        raise RuntimeError(f"floor round-trip program failed with status {status}")
-    with open(out) as f:
-        return float(f.read())
+
+
+def _floor_loop(listener: Listener, registry: select.epoll, peers: list[socket.socket]) -> None:
+    slots: list[EpollSlot] = []
+    slot = ctypes.c_void_p(0)
+    me = os.getpid()
+    while listener.wait():
+        notif = listener.recv()
+        if notif is None:
+            continue
+        if notif.nr != NR["ioctl"]:
+            ptr = notif.args[0] if notif.nr == NR["open"] else notif.args[1]
+            if read_cstring(notif.pid, ptr) != b"/dev/dri/card0":
+                listener.proceed(notif.id)
+                continue
+            ours, theirs = socket.socketpair()
+            peers += (ours, theirs)          # theirs stays open: keeps the slot's number
+            registry.register(theirs.fileno(), 0)
+            slots.append(EpollSlot(registry.fileno(), theirs.fileno(), 0))
+            slot = slot_pointer(slots[-1])
+            listener.inject(notif.id, theirs.fileno(), False)
+            continue
+        args = notif.args
+        if kcmp(NR_KCMP, notif.pid, me, KCMP_EPOLL_TFD, args[0] & 0xFFFFFFFF, slot):
+            listener.proceed(notif.id)
+            continue
+        raw = read_mem(notif.pid, args[2], _GETPARAM.size)
+        listener.valid(notif.id)
+        write_vec(notif.pid, [(_GETPARAM.unpack(raw)[2], _CHIPSET), (args[2], raw)])
+        listener.reply(notif.id, 0)

@@ -28,11 +28,10 @@ import tempfile
 
 from ..host import Supervisor
 from ..host.core import CoreBackend
-from ..host.launch import launch
 from ..host.listener import Listener
-from ..host.seccomp import probe_kernel, probe_listener, trap_filter
+from ..host.seccomp import trap_filter
 from ..host.syscalls import NR
-from .host_floor import floor_round_trip
+from .host_floor import floor_round_trip, serve_program
 from .runner import BenchResult
 
 __all__ = ["bench_host_ioctl"]
@@ -108,23 +107,14 @@ def _read_ns(path: str) -> float:
 
 def _bare(exe: str, n: int, out: str) -> float:
     """getppid round trips answered by a minimal RECV/SEND loop (ns per call)."""
-    sizes = probe_kernel()
-    launched = launch([exe, "bare", str(n), out], trap_filter([NR["getppid"]], {}))
-    listener = Listener(launched.listener, probe_listener(launched.listener, sizes))
-    try:
-        launched.go()
+    def serve(listener: Listener) -> None:
         for _ in range(WARMUP + n):
             notif = listener.recv()
             if notif is not None:
                 listener.reply(notif.id, 4242)
-        status = launched.wait_status()
-        launched.wait_tree()
-    finally:
-        listener.close()
-        launched.close()
-    if status != 0:
-        raise RuntimeError(f"bare round-trip program failed with status {status}")
-    return _read_ns(out)
+
+    return serve_program([exe, "bare", str(n), out], trap_filter([NR["getppid"]], {}), serve,
+                         out)
 
 
 def _getparam(exe: str, n: int, out: str) -> float:
