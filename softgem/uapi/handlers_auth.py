@@ -36,8 +36,8 @@ from ..sync import Mutex, SpinLock
 
 if TYPE_CHECKING:
     from ..gem import DrmFile, GemDevice
+    from .context import IoctlContext
     from .drm import drm_auth
-    from .table import IoctlContext
 
 __all__ = [
     "MasterState",

@@ -40,7 +40,7 @@ from .handlers_auth import master_state
 from .usercopy import copy_to_user
 
 if TYPE_CHECKING:
-    from .table import IoctlContext
+    from .context import IoctlContext
 
 __all__ = [
     "DRIVER_DATE", "DRIVER_DESC", "DRIVER_NAME", "DRIVER_MAJOR", "DRIVER_MINOR",

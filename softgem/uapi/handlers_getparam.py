@@ -17,8 +17,8 @@ from . import i915 as I
 
 if TYPE_CHECKING:
     from ..gem import Platform
+    from .context import IoctlContext
     from .i915 import drm_i915_getparam
-    from .table import IoctlContext
 
 __all__ = ["I915_PARAM_OA_TIMESTAMP_FREQUENCY", "I915_PARAM_PXP_STATUS", "KNOWN_PARAMS",
            "getparam", "param_value"]

@@ -31,7 +31,7 @@ from . import i915 as I
 
 if TYPE_CHECKING:
     from ..gpu.gpu import Gpu
-    from .table import IoctlContext
+    from .context import IoctlContext
 
 __all__ = [
     "context_create", "context_destroy", "context_getparam", "context_setparam",

@@ -21,8 +21,8 @@ from .i915 import i915_user_extension
 from .usercopy import copy_from_user
 
 if TYPE_CHECKING:
+    from .context import IoctlContext
     from .i915 import drm_i915_gem_mmap, drm_i915_gem_mmap_offset
-    from .table import IoctlContext
 
 __all__ = ["gem_mmap", "gem_mmap_offset", "user_extensions_none"]
 

@@ -21,7 +21,7 @@ from . import i915 as I
 from .usercopy import copy_from_user
 
 if TYPE_CHECKING:
-    from .table import IoctlContext
+    from .context import IoctlContext
 
 __all__ = [
     "gem_busy", "gem_close", "gem_create", "gem_create_ext", "gem_flink", "gem_madvise",

@@ -26,7 +26,7 @@ from . import i915 as I
 from .usercopy import copy_from_user, copy_to_user, put_user_s32, read_struct, write_struct
 
 if TYPE_CHECKING:
-    from .table import IoctlContext
+    from .context import IoctlContext
 
 __all__ = ["DRM_I915_QUERY_GUC_SUBMISSION_VERSION", "ENGINES", "query"]
 

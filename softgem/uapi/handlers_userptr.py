@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING
 from ..gem import userptr
 
 if TYPE_CHECKING:
+    from .context import IoctlContext
     from .i915 import drm_i915_gem_userptr
-    from .table import IoctlContext
 
 __all__ = ["gem_userptr"]
 

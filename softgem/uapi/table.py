@@ -35,9 +35,8 @@ wrapped into ``SimBug`` naming the ioctl.
 from __future__ import annotations
 
 import ctypes
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from .. import trace
 from ..errors import EACCES, EINVAL, ENOTTY, KernelError, SimBug
@@ -51,6 +50,7 @@ from . import handlers_object as obj
 from . import handlers_query as query
 from . import handlers_userptr as userptr
 from . import i915 as I
+from .context import Handler, IoctlContext, Task
 from .ioc import _IOC_NR, _IOC_SIZE, _IOC_TYPE, IOC_IN, IOC_OUT
 from .usercopy import UserArg
 
@@ -72,50 +72,6 @@ _AMR = DRM_AUTH | DRM_MASTER | DRM_ROOT_ONLY
 _R = DRM_RENDER_ALLOW
 
 _STRUCTS: dict[int, type[ctypes.Structure]] = {**D.DRM_IOCTL_STRUCTS, **I.I915_IOCTL_STRUCTS}
-
-
-class Task(Protocol):
-    """The calling process as the ioctl layer sees it (``current``)."""
-
-    pid: int
-    mm: Any
-
-    def fd_install(self, f: Any) -> int: ...
-
-    def fd_get(self, fd: int) -> Any: ...
-
-    def fd_put(self, f: Any) -> None: ...
-
-
-class IoctlContext:
-    """What every handler receives besides its argument: device, file and caller."""
-
-    __slots__ = ("dev", "file", "tail", "task")
-
-    def __init__(self, file: DrmFile, task: Task) -> None:
-        self.file = file
-        self.dev = file.dev
-        self.task = task
-        self.tail: list[tuple[int, bytes]] | None = None
-
-    def put_user_last(self, addr: int, data: bytes) -> None:
-        """A handler's *final* ``put_user``/``copy_to_user``, where the handler would return
-        ``-EFAULT`` if it faults and nothing else.  The dispatcher stores it right before
-        copying the argument back -- the kernel's order -- in one transfer with it when the
-        address space can (a process_vm_writev fewer per GETPARAM in host mode); a fault
-        fails the ioctl with EFAULT exactly as the handler's own check would."""
-        if self.tail is None:
-            self.tail = [(addr, data)]
-        else:
-            self.tail.append((addr, data))
-
-    @property
-    def mm(self) -> Any:
-        """The caller's address space: where every pointer inside the argument points."""
-        return self.task.mm
-
-
-Handler = Callable[[IoctlContext, Any], int | None]
 
 
 def drm_noop(ctx: IoctlContext, data: Any) -> int:
