@@ -73,6 +73,8 @@ class HostUserMm:
         return data
 
     def copy_to_user(self, addr: int, data: bytes | bytearray | memoryview) -> None:
+        if not len(data):
+            return
         task = current.task
         if task is not None and not task.checked:
             task.check_valid()

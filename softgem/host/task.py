@@ -48,14 +48,6 @@ class HostMm:
         """The current layout (``/proc/PID/maps``, or ``smaps`` with VmFlags)."""
         return procmem.read_maps(self.tgid, with_flags)
 
-    def read(self, addr: int, n: int) -> bytes:
-        """Read this mm's memory without a calling thread (e.g. from a notifier callback);
-        EFAULT on a bad range, ESRCH once the process is gone."""
-        return procmem.read_mem(self.tgid, addr, n)
-
-    def write(self, addr: int, data: bytes | bytearray | memoryview) -> None:
-        procmem.write_mem(self.tgid, addr, data)
-
     def __repr__(self) -> str:
         return f"HostMm(tgid={self.tgid}, gen={self.gen})"
 
