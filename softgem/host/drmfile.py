@@ -120,7 +120,7 @@ class FileTable:
                 return
             null = os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)
             try:
-                os.dup2(null, fd)           # closes our reference to the end, atomically
+                os.dup2(null, fd, inheritable=False)   # drops our reference to the end
             finally:
                 os.close(null)
             dfile.set_slot(self._registry.fileno(), fd)
