@@ -147,24 +147,17 @@ class FileTable:
     def get(self, pid: int, fd: int) -> DrmFile | None:
         """Like :meth:`peek`, with a reference the caller drops with :meth:`put`.
 
-        Every ioctl comes through here, so it is written flat.  No lock: dict operations are
-        atomic, and a file that :meth:`hangup` removed concurrently is refused by
-        ``get_unless_zero`` once its last reference is gone (before that, serving it is
-        what the kernel does too: an ioctl in flight keeps a closed file alive)."""
+        Every ioctl comes through here; the remembered guess is its fast path.  No lock: dict
+        operations are atomic, and a file that :meth:`hangup` removed concurrently is refused
+        by ``get_unless_zero`` once its last reference is gone (before that, serving it is
+        what the kernel does too: an ioctl in flight keeps a closed file alive).  A guess is
+        only ever stored for an fd /proc resolved, so kcmp only sees valid fd numbers."""
         dfile = self._guess.get((pid, fd))
         if (dfile is not None
                 and kcmp(NR_KCMP, pid, self._self, KCMP_EPOLL_TFD, fd, dfile.slot) == 0
                 and dfile.kref.get_unless_zero()):
             return dfile    # (a released file's slot may hold a newer file: refused above)
-        if not self._by_inode or fd < 0:
-            return None
-        try:
-            link = os.readlink(b"/proc/%d/fd/%d" % (pid, fd))   # bytes: no decoding
-        except OSError:
-            return None
-        if not link.startswith(b"socket:["):
-            return None
-        dfile = self._by_inode.get(int(link[8:-1]))
+        dfile = self.peek(pid, fd)
         if dfile is None or not dfile.kref.get_unless_zero():
             return None
         if dfile.slot is not None:
