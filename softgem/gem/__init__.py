@@ -6,14 +6,17 @@ layer above decodes the ioctl structs.
 
 from __future__ import annotations
 
-from .device import GemDevice, GpuHooks
+from .device import GemDevice, GpuHooks, StoreMirror
 from .faults import FaultPoints
 from .file import DrmFile
 from .object import GemObject
 from .ops import BackingOps, ObjectFlags
 from .pages import Segment, SgTable
 from .platform import DEFAULT_PLATFORM, Platform
+from .mman import MmapOffset, gem_mmap_lookup
+from .mman_legacy import ShmemFilp
 from .resv import Reservation, Usage
+from .shmem import is_shmem
 
 __all__ = [
     "DEFAULT_PLATFORM",
@@ -23,10 +26,15 @@ __all__ = [
     "GemDevice",
     "GemObject",
     "GpuHooks",
+    "MmapOffset",
     "ObjectFlags",
     "Platform",
     "Reservation",
     "Segment",
     "SgTable",
+    "ShmemFilp",
+    "StoreMirror",
     "Usage",
+    "gem_mmap_lookup",
+    "is_shmem",
 ]

@@ -19,7 +19,15 @@ if TYPE_CHECKING:
     from .file import DrmFile
     from .object import GemObject
 
-__all__ = ["GemDevice", "GpuHooks"]
+__all__ = ["GemDevice", "GpuHooks", "StoreMirror"]
+
+
+class StoreMirror(Protocol):
+    """Who else maps the frames of shmem stores (host mode shares them with programs)."""
+
+    def store_freed(self, obj: GemObject, truncated: bool) -> None:
+        """``obj``'s store frames are about to be freed (``truncated``: the object was
+        purged, so later CPU accesses of its mappings must fault with SIGBUS)."""
 
 
 class GpuHooks(Protocol):
@@ -49,6 +57,7 @@ class GemDevice:
         self.rng = rng or random.Random(0)
         self.platform = platform or DEFAULT_PLATFORM
         self.gpu: GpuHooks | None = None
+        self.store_mirror: StoreMirror | None = None
         # The address space every GEM mmap shares (dev->anon_inode->i_mapping).
         self.mapping = FileMapping("i915.gem")
         self.offsets = OffsetManager()

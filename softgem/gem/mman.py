@@ -70,7 +70,7 @@ if TYPE_CHECKING:
 __all__ = [
     "I915_MMAP_TYPE_GTT", "I915_MMAP_TYPE_WC", "I915_MMAP_TYPE_WB", "I915_MMAP_TYPE_UC",
     "I915_MMAP_TYPE_FIXED", "MMAP_TYPE_NAMES", "MmapOffset", "DrmMappable",
-    "mmap_offset", "assign_mmap_offset", "gem_mmap", "release_mmap_offset",
+    "mmap_offset", "assign_mmap_offset", "gem_mmap", "gem_mmap_lookup", "release_mmap_offset",
     "release_mmap_gtt", "free_mmap_offsets", "revoke_mmap_offsets", "revoke_all_gtt_mmaps",
     "CPU_VM_OPS", "GTT_VM_OPS", "legacy_mmap", "find_mmap_offset",
 ]
@@ -165,28 +165,40 @@ def _mmap_offset_attach(obj: GemObject, mmap_type: int, file: DrmFile | None) ->
 
 
 # -- mmap(2) of the DRM fd ----------------------------------------------------------------------
-def gem_mmap(dev: GemDevice, file: DrmFile, vma: Vma) -> None:
-    """``i915_gem_mmap`` (the DRM fd's ``f_op->mmap``), called by mm with mmap_lock held.
+def gem_mmap_lookup(dev: GemDevice, file: DrmFile, pgoff: int, npages: int,
+                    write: bool) -> tuple[GemObject, MmapOffset]:
+    """The checks of ``i915_gem_mmap`` before it touches the VMA: the node that starts at
+    page ``pgoff`` and spans ``npages``, open to ``file``, and its object (a new reference
+    for the caller).  Host mode runs the same checks before it maps anything.
 
-    Raises: EINVAL (no node starts at ``vma.pgoff`` and spans the mapping), EACCES (the node
-    is not open to ``file``, or its object is being freed), EINVAL (a writable mapping of a
-    read-only object).
+    Raises: EINVAL (no such node), EACCES (the node is not open to ``file``, or its object
+    is being freed), EINVAL (``write``: a writable mapping of a read-only object).
     """
     offsets = dev.offsets
     obj: GemObject | None = None
     with offsets.lock.read():
-        node = offsets.exact_lookup_locked(vma.pgoff, vma.nr_pages)
+        node = offsets.exact_lookup_locked(pgoff, npages)
         if node is not None and node.is_allowed(file):
             mmo: MmapOffset = node.owner
             obj = mmo.obj.get_unless_zero()
     if obj is None:
         if node is None:
-            raise EINVAL(f"no mmap offset node at page {vma.pgoff:#x} (+{vma.nr_pages})")
+            raise EINVAL(f"no mmap offset node at page {pgoff:#x} (+{npages})")
         raise EACCES(f"{node!r} is not mappable by this file")
+    if obj.readonly and write:
+        obj.put()
+        raise EINVAL(f"writable mapping of read-only {obj!r}")
+    return obj, mmo
+
+
+def gem_mmap(dev: GemDevice, file: DrmFile, vma: Vma) -> None:
+    """``i915_gem_mmap`` (the DRM fd's ``f_op->mmap``), called by mm with mmap_lock held.
+
+    Raises what :func:`gem_mmap_lookup` raises.
+    """
+    obj, mmo = gem_mmap_lookup(dev, file, vma.pgoff, vma.nr_pages,
+                               bool(vma.flags & VM_WRITE))
     if obj.readonly:
-        if vma.flags & VM_WRITE:
-            obj.put()
-            raise EINVAL(f"writable mapping of read-only {obj!r}")
         vma.flags &= ~VM_MAYWRITE
     vma.flags |= VM_PFNMAP | VM_DONTEXPAND | VM_DONTDUMP | VM_IO
     vma.private = mmo

@@ -143,7 +143,7 @@ class ShmemOps:
         from .mman_legacy import release_legacy_mmaps
 
         release_legacy_mmaps(obj)
-        _free_store(obj, _state(obj))
+        _free_store(obj, _state(obj), truncated=True)
         obj.madv = MADV_PURGED
 
     def release(self, obj: GemObject) -> None:
@@ -193,8 +193,11 @@ class ShmemOps:
 SHMEM_OPS = ShmemOps()
 
 
-def _free_store(obj: GemObject, st: ShmemState) -> None:
+def _free_store(obj: GemObject, st: ShmemState, truncated: bool = False) -> None:
     cache, st.cache = st.cache, None
+    mirror = obj.dev.store_mirror
+    if mirror is not None:
+        mirror.store_freed(obj, truncated)
     if cache:
         obj.dev.phys.put_pages(cache.values())
         if trace.enabled:

@@ -22,6 +22,9 @@ call                        when, and what the supervisor guarantees
                             ``task.check_valid()`` after copying arguments in and before
                             acting.  Return the (non-negative) result or raise KernelError.
                             Several threads may call concurrently, on the same file too.
+``mmap_target(file, pgoff,  ``mmap(fd, pgoff << 12)`` of ``npages`` pages of a device fd, ``write``
+npages, write)``             if PROT_WRITE: after the driver's checks (raise KernelError), the
+                            (fd, byte offset) of a file of ours the caller should map instead.
 ``mm_event(task, ev, s, e,  the calling thread is about to change ``[s, e)`` of its address
 cause)``                    space; ``ev`` is the notifier event semantics.md section 8 gives
                             (UNMAP, CLEAR, PROTECTION_VMA, PROTECTION_PAGE), ``cause`` the
@@ -66,6 +69,11 @@ class HostBackend(Protocol):
 
     def ioctl(self, file: object, task: HostTask, request: int, arg: int) -> int:
         """Serve one ioctl.  Raises KernelError (its errno is returned to the program)."""
+        ...
+
+    def mmap_target(self, file: object, pgoff: int, npages: int, write: bool
+                    ) -> tuple[int, int]:
+        """What the caller maps for a device offset (see the table above)."""
         ...
 
     def mm_event(self, task: HostTask, event: NotifyEvent, start: int, end: int,

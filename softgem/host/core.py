@@ -14,12 +14,13 @@ from typing import Any
 
 from .. import trace
 from ..errors import ENODEV
-from ..gem import DrmFile, GemDevice, Platform
+from ..gem import DrmFile, GemDevice, Platform, gem_mmap_lookup
 from ..mm import NotifierRange, NotifyEvent, PhysMem
 from ..mm import notify as mm_notify
 from ..sync import SpinLock
 from ..uapi.table import dispatch
 from ..units import PAGE_SIZE, TASK_SIZE
+from .devmmap import Mirrors
 from .hostmm import HostUserMm, current
 from .task import HostMm, HostTask
 
@@ -53,6 +54,8 @@ class CoreBackend:
         rng = random.Random(seed)
         self.phys = PhysMem(memory // PAGE_SIZE, rng=rng)
         self.dev = GemDevice(self.phys, rng=rng, platform=platform)
+        self.mirrors = Mirrors(self.phys)
+        self.dev.store_mirror = self.mirrors
         self._mms: dict[HostMm, HostUserMm] = {}
         self._lock = SpinLock("host.core_mms")
 
@@ -63,7 +66,7 @@ class CoreBackend:
         with self._lock:
             mm = self._mms.get(host)
             if mm is None:
-                mm = self._mms[host] = HostUserMm(host, self.phys)
+                mm = self._mms[host] = HostUserMm(host, self.phys, self.mirrors)
             return mm
 
     # -- files --------------------------------------------------------------------------------
@@ -82,6 +85,17 @@ class CoreBackend:
             return dispatch(file, _CoreTask(task.pid, mm), request, arg)  # type: ignore[arg-type]
         finally:
             serving.task = None
+
+    def mmap_target(self, file: object, pgoff: int, npages: int, write: bool
+                    ) -> tuple[int, int]:
+        assert isinstance(file, DrmFile)
+        obj, mmo = gem_mmap_lookup(self.dev, file, pgoff, npages, write)
+        try:
+            with obj.lock:
+                fd = self.mirrors.fd_of(obj)
+            return fd, (pgoff - mmo.node.start) * PAGE_SIZE
+        finally:
+            obj.put()
 
     # -- address spaces -------------------------------------------------------------------
     def mm_event(self, task: HostTask, event: NotifyEvent, start: int, end: int,
@@ -122,4 +136,5 @@ class CoreBackend:
         counts = self.dev.counters()
         counts["pins"] = self.phys.nr_pinned()
         counts["frames_used"] = self.phys.nr_used()
+        counts["host_mirrors"] = len(self.mirrors)
         return counts

@@ -128,9 +128,10 @@ class DeviceCalls:
         dfile = svc.files.get(n.pid, args[0] & 0xFFFFFFFF)   # not ours if negative
         if dfile is None:
             return None
+        task = svc.procs.task(n)
+        task.injector = svc.injector
         try:
-            ret = svc.backend.ioctl(dfile.file, svc.procs.task(n), args[1] & 0xFFFFFFFF,
-                                    args[2])
+            ret = svc.backend.ioctl(dfile.file, task, args[1] & 0xFFFFFFFF, args[2])
         except KernelError as err:
             if svc.trace:
                 svc.trace(f"pid {n.pid}: ioctl {args[1]:#010x} arg {args[2]:#x} -> "

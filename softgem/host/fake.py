@@ -12,7 +12,7 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass, field
 
-from ..errors import EINVAL, ENOTTY
+from ..errors import EINVAL, ENODEV, ENOTTY
 from ..mm.notify import NotifyEvent
 from ..sync import Mutex
 from .task import HostMm, HostTask
@@ -92,6 +92,10 @@ class FakeBackend:
             raise EINVAL(f"fake backend: param {param}")
         task.write(value_ptr, _CHIPSET_ID_BYTES)
         return 0
+
+    def mmap_target(self, file: object, pgoff: int, npages: int, write: bool
+                    ) -> tuple[int, int]:
+        raise ENODEV("the fake backend maps nothing")
 
     def mm_event(self, task: HostTask, event: NotifyEvent, start: int, end: int,
                  cause: str) -> None:

@@ -24,11 +24,13 @@ import threading
 from collections.abc import Sequence
 from typing import Any
 
-from ..errors import EFAULT
-from ..mm import PhysMem
+from ..errors import EFAULT, ENODEV, error_for
+from ..gem import ShmemFilp
+from ..mm import MappableFile, PhysMem
 from ..mm.notify import NotifierSubscriptions
 from ..sync import RwSem
 from ..units import PAGE_SIZE, TASK_SIZE, Pfn
+from .devmmap import Mirrors, map_into
 from .procmem import HostVma, read_mem, vmas_covering, write_mem, write_vec
 from .task import HostMm
 
@@ -47,8 +49,9 @@ current = _Serving()
 class HostUserMm:
     """``UserMm`` over one traced address space."""
 
-    def __init__(self, host: HostMm, phys: PhysMem) -> None:
+    def __init__(self, host: HostMm, phys: PhysMem, mirrors: Mirrors | None = None) -> None:
         self.host = host
+        self.mirrors = mirrors
         self.tgid = host.tgid
         self.phys = phys
         self.name = f"host-{host.tgid}"
@@ -87,6 +90,23 @@ class HostUserMm:
         if task is not None and not task.checked:
             task.check_valid()
         return write_vec(self.tgid, pieces)
+
+    # -- legacy GEM_MMAP: vm_mmap of the object's shmem file ---------------------------------
+    def mmap(self, addr: int, length: int, prot: int, flags: int,
+             file: MappableFile | None = None, pgoff: int = 0) -> int:
+        """The calling thread maps the object's mirror itself (devmmap.py); the address."""
+        task = current.task
+        if not isinstance(file, ShmemFilp) or self.mirrors is None or task is None \
+                or task.injector is None:
+            raise ENODEV("host mode maps only GEM objects' shmem files, from an ioctl")
+        obj = file.obj
+        with obj.lock:
+            fd = self.mirrors.fd_of(obj)
+        got = map_into(task, task.injector, fd, addr, length, prot, flags, pgoff * PAGE_SIZE,
+                       gem_mapping=False)
+        if got < 0:
+            raise error_for(-got, f"GEM_MMAP of {obj!r}")
+        return got
 
     # -- gup --------------------------------------------------------------------------------
     def probe_range(self, start: int, length: int) -> None:

@@ -135,6 +135,15 @@ class Listener:
                              ctypes.byref(req)))
         return ret if ret >= 0 else -ctypes.get_errno()
 
+    def addfd(self, nid: int, srcfd: int, cloexec: bool) -> int:
+        """Install a copy of ``srcfd`` in the target, leaving its system call pending.
+        Returns the number or ``-errno``."""
+        req = seccomp_notif_addfd(id=nid, flags=0, srcfd=srcfd, newfd=0,
+                                  newfd_flags=_O_CLOEXEC if cloexec else 0)
+        ret = int(libc.ioctl(self.fd, ctypes.c_ulong(SECCOMP_IOCTL_NOTIF_ADDFD),
+                             ctypes.byref(req)))
+        return ret if ret >= 0 else -ctypes.get_errno()
+
     def close(self) -> None:
         for fd in (self.fd, self._stop_r, self._stop_w):
             try:

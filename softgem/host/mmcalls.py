@@ -5,8 +5,7 @@ would raise (semantics.md section 8) *before* the call proceeds -- the program's
 blocked meanwhile -- and then continues.  These calls are hot (allocators munmap, madvise
 and move the break all the time), so each handler does arithmetic on the registers and
 nothing else (``brk`` reads ``/proc`` once per process).  Calls the kernel will refuse (unaligned, empty)
-raise no event.  ``mmap`` of a device fd fails with ENODEV (CPU mappings of GEM objects are
-not served in host mode yet; see docs/host-mode.md).
+raise no event.  ``mmap`` of a device fd is served by gemmap.py.
 """
 
 from __future__ import annotations
@@ -26,6 +25,8 @@ from ..posix import (
     MREMAP_MAYMOVE,
 )
 from ..units import TASK_SIZE, page_align
+from .drmfile import DrmFile
+from .gemmap import device_mmap
 from .listener import Notification
 from .paths import signed32
 from .services import Handler, Reply, Services
@@ -116,15 +117,27 @@ class MmCalls:
 
     def sys_mmap(self, n: Notification) -> Reply:
         addr, length, _prot, flags, fd = n.args[:5]
-        if not flags & MAP_ANONYMOUS and self.svc.files.peek(n.pid, signed32(fd)) is not None:
-            if not self._warned:
-                self._warned = True
-                self.svc.warn("softgem: mmap of a DRM device fd is not supported in host mode "
-                              "yet; failing it with ENODEV")
-            raise ENODEV("mmap of a device fd in host mode")
+        if not flags & MAP_ANONYMOUS and signed32(fd) >= 0:
+            dfile = self.svc.files.get(n.pid, signed32(fd))
+            if dfile is not None:
+                try:
+                    return self._device_mmap(n, dfile)
+                finally:
+                    self.svc.files.put(dfile)
         if flags & MAP_FIXED and not flags & MAP_FIXED_NOREPLACE:
             return self._ranged(n, UNMAP, addr, length, "mmap")
         return None
+
+    def _device_mmap(self, n: Notification, dfile: DrmFile) -> Reply:
+        try:
+            return device_mmap(self.svc, n, dfile, lambda: self._ranged(
+                n, UNMAP, n.args[0], n.args[1], "mmap"))
+        except ENODEV:
+            if not self._warned:
+                self._warned = True
+                self.svc.warn("softgem: this mmap of a DRM device fd cannot be served in host "
+                              "mode (ptrace refused, or not a shmem object): ENODEV")
+            raise
 
     def sys_brk(self, n: Notification) -> Reply:
         """Only a shrink unmaps.  The current break is taken to be the last one asked for

@@ -25,6 +25,9 @@ from ..units import PAGE_SIZE, TASK_SIZE
 __all__ = ["HostVma", "read_cstring", "read_maps", "read_mem", "vmas_covering", "write_mem",
            "write_vec"]
 
+#: how /proc/PID/maps names the mirrors of GEM objects (devmmap.MIRROR_NAME)
+GEM_MAP_PATH = "/memfd:softgem-gem"
+
 _libc = ctypes.CDLL(None, use_errno=True)
 # Deliberately without argtypes: converting six arguments through argtypes costs twice the
 # system call itself.  The two pointers are passed as prebuilt c_void_p objects.
@@ -193,7 +196,9 @@ class HostVma:
 
     @property
     def pfnmap(self) -> bool:
-        return "pf" in self.flags
+        """VM_PFNMAP; host mode's own GEM mappings (MMAP_OFFSET and MMAP_GTT mirrors, marked
+        VM_DONTDUMP as i915 marks them) count as the PFN mappings they stand for."""
+        return "pf" in self.flags or ("dd" in self.flags and self.path.startswith(GEM_MAP_PATH))
 
     @property
     def io(self) -> bool:

@@ -17,6 +17,7 @@ from typing import Final
 
 from .backend import HostBackend
 from .drmfile import FileTable
+from .inject import Injector
 from .listener import Listener, Notification
 from .paths import PathResolver
 from .proctable import ProcessTable
@@ -49,3 +50,4 @@ class Services:
     paths: PathResolver
     trace: Callable[[str], None] | None     # one line per served ioctl / invalidation
     warn: Callable[[str], None]             # one-line warnings for the user (stderr)
+    injector: Injector                      # threads held to run calls of ours (mmaps)

@@ -18,6 +18,7 @@ processes whose end it did not see yet), which is released then.
 
 from __future__ import annotations
 
+import errno
 import os
 import sys
 from collections.abc import Callable, Mapping, Sequence
@@ -28,6 +29,7 @@ from .backend import HostBackend
 from .devices import DeviceCalls
 from .drmfile import FileTable
 from .fsinfo import FsInfoCalls
+from .inject import Injector
 from .launch import Launched, launch
 from .listener import Listener, Notification
 from .mmcalls import CLEARING_ADVICE, MmCalls
@@ -75,6 +77,7 @@ class Supervisor:
         self.warn = warn
         self.errors: list[str] = []
         self._table: dict[int, Handler] = {}
+        self._injector: Injector | None = None
 
     def report(self, where: str, exc: BaseException) -> None:
         line = f"softgem: internal error in {where}: {exc!r}"
@@ -108,7 +111,9 @@ class Supervisor:
             raise
         svc = Services(listener, self.backend, files,
                        ProcessTable(self.backend, watcher, listener, self.report),
-                       shadow, PathResolver(shadow), self.trace, self.warn)
+                       shadow, PathResolver(shadow), self.trace, self.warn,
+                       Injector(listener))
+        self._injector = svc.injector
         devices = DeviceCalls(svc)
         self._table = {**devices.table(), **FsInfoCalls(svc, devices).table(),
                        **MmCalls(svc).table()}
@@ -146,7 +151,11 @@ class Supervisor:
         handler = self._table.get(n.nr)
         try:
             reply = None if handler is None else handler(n)
-            if reply is None:
+            inj = self._injector
+            if inj is not None and inj.nr_held and inj.release(
+                    n.pid, n.id, reply if isinstance(reply, int) else 0):
+                pass
+            elif reply is None:
                 listener.proceed(n.id)
             elif not isinstance(reply, Answered):
                 listener.reply(n.id, reply)
@@ -156,6 +165,9 @@ class Supervisor:
         except Exception as exc:
             self.report(NAMES.get(n.nr, str(n.nr)), exc)
             code = 0
+        inj = self._injector
+        if inj is not None and inj.nr_held and inj.release(n.pid, n.id, -(code or errno.ENOSYS)):
+            return
         try:
             if code:
                 listener.fail(n.id, code)
@@ -163,6 +175,7 @@ class Supervisor:
                 listener.proceed(n.id)
         except OSError as exc:
             self.report("answer", exc)
+
 
 def run(argv: Sequence[str], backend: HostBackend, *,
         trace: Callable[[str], None] | None = None) -> int:

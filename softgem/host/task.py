@@ -14,6 +14,8 @@ target dies, and reading or writing a recycled pid would touch an unrelated proc
 
 from __future__ import annotations
 
+from typing import Any
+
 from ..errors import ESRCH
 from . import procmem
 from .listener import Listener
@@ -55,7 +57,7 @@ class HostMm:
 class HostTask:
     """The thread ``pid`` (a tid) blocked in trapped system call ``nid`` of ``listener``."""
 
-    __slots__ = ("_listener", "checked", "mm", "nid", "pid")
+    __slots__ = ("_listener", "checked", "injector", "mm", "nid", "pid")
 
     def __init__(self, pid: int, mm: HostMm, listener: Listener | None, nid: int) -> None:
         self.pid = pid
@@ -63,6 +65,7 @@ class HostTask:
         self.nid = nid
         self._listener = listener
         self.checked = False     # check_valid() has succeeded once for this call
+        self.injector: Any = None    # the supervisor's Injector, for calls that map memory
 
     @property
     def tgid(self) -> int:

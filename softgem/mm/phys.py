@@ -1,8 +1,10 @@
 """Physical memory: page frames, their reference and pin counts, and the shared zero page.
 
 One :class:`PhysMem` stands for the machine's RAM.  Frame contents live in one numpy array
-(``data[index]`` is one 4 KiB frame) allocated with ``np.zeros``, so untouched frames cost
-nothing until written.  Frame numbers start at a seeded random ``base_pfn``: code that
+(``data[index]`` is one 4 KiB frame) over a private anonymous mapping, so untouched frames
+cost nothing until written, and every frame is page aligned in the process: host mode maps a
+GEM object's shmem file over the frames that hold its pages (``softgem.host.devmmap``), so
+that the program's CPU mapping and the model's frames are the same memory.  Frame numbers start at a seeded random ``base_pfn``: code that
 assumes ``pfn == index`` or ``pfn == vpn`` breaks at once.
 
 Per-frame state (all indexed by row, guarded by ``phys_lock``):
@@ -29,6 +31,7 @@ times slower than on a list of ints, and the counters are touched one frame at a
 from __future__ import annotations
 
 import heapq
+import mmap
 import random
 from collections.abc import Iterable
 
@@ -59,6 +62,7 @@ class PhysMem:
         "_nr_pinned",
         "_nr_used",
         "_pin",
+        "_ram",
         "_ref",
         "_watermark",
         "base_pfn",
@@ -75,7 +79,10 @@ class PhysMem:
         self.nr_frames = nr_frames
         # A random, 2 MiB-aligned base so contiguity is still meaningful to the GPU layer.
         self.base_pfn = Pfn(rng.randrange(0x100, 0x4000) << 9)
-        self.data: npt.NDArray[np.uint8] = np.zeros((nr_frames, PAGE_SIZE), dtype=np.uint8)
+        self._ram = mmap.mmap(-1, nr_frames * PAGE_SIZE,
+                              flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
+        self.data: npt.NDArray[np.uint8] = np.frombuffer(self._ram, dtype=np.uint8).reshape(
+            nr_frames, PAGE_SIZE)
         # The same bytes as one flat memoryview: slicing it is the cheapest way to move a
         # page-sized run in or out (no numpy object per copy).
         self.flat: memoryview = self.data.data.cast("B")
@@ -100,6 +107,10 @@ class PhysMem:
 
     def pfn_of(self, index: int) -> Pfn:
         return Pfn(self.base_pfn + index)
+
+    def row_address(self, index: int) -> int:
+        """Where row ``index`` lives in this process (page aligned; for host-mode sharing)."""
+        return int(self.data.ctypes.data) + index * PAGE_SIZE
 
     def is_valid_pfn(self, pfn: int) -> bool:
         return 0 <= pfn - self.base_pfn < self.nr_frames
