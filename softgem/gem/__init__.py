@@ -9,12 +9,12 @@ from __future__ import annotations
 from .device import GemDevice, GpuHooks, StoreMirror
 from .faults import FaultPoints
 from .file import DrmFile
+from .mman import MmapOffset, gem_mmap_lookup
+from .mman_legacy import ShmemFilp
 from .object import GemObject
 from .ops import BackingOps, ObjectFlags
 from .pages import Segment, SgTable
 from .platform import DEFAULT_PLATFORM, Platform
-from .mman import MmapOffset, gem_mmap_lookup
-from .mman_legacy import ShmemFilp
 from .resv import Reservation, Usage
 from .shmem import is_shmem
 
