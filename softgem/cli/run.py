@@ -11,7 +11,8 @@ from ..host.core import CoreBackend
 __all__ = ["run_program"]
 
 _SHOWN = {("uapi", "ioctl"), ("userptr", "invalidate"), ("userptr", "create"),
-          ("userptr", "pinned"), ("userptr", "collision"), ("host", "mm_event")}
+          ("userptr", "pinned"), ("userptr", "collision"), ("host", "mm_event"),
+          ("host", "mirror"), ("host", "revoke"), ("host", "gem_mmap")}
 
 
 def run_program(argv: list[str], *, trace_on: bool = False, memory: int = 256 << 20) -> int:

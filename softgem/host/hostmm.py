@@ -24,6 +24,7 @@ import threading
 from collections.abc import Sequence
 from typing import Any
 
+from .. import trace
 from ..errors import EFAULT, ENODEV, error_for
 from ..gem import ShmemFilp
 from ..mm import MappableFile, PhysMem
@@ -106,6 +107,8 @@ class HostUserMm:
                        gem_mapping=False)
         if got < 0:
             raise error_for(-got, f"GEM_MMAP of {obj!r}")
+        if trace.enabled:
+            trace.emit("host", "gem_mmap", pid=task.pid, obj=obj.id, addr=got, length=length)
         return got
 
     # -- gup --------------------------------------------------------------------------------
