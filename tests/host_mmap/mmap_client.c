@@ -124,6 +124,35 @@ int main(void)
 	pwrite_obj(fd, h, 8192, buf, sizeof buf);
 	printf("pwrite-then-wb-read: %s\n", p[8192] == 0xab && p[8192 + 255] == 0xab ? "ok" : "differs");
 
+	/* the GPU: a batch written through a WB mapping stores a dword into the object, which
+	 * the CPU mapping then shows (both objects softpinned: no relocations) */
+	uint32_t bh = create(fd, 4096);
+	int64_t boff = offset_of(fd, bh, I915_MMAP_OFFSET_WB);
+	uint32_t *bp = map(fd, boff, 4096, PROT_READ | PROT_WRITE, &err);
+	if (bp) {
+		uint64_t target = 0x100000 + 12288;
+		bp[0] = 0x10000002;             /* MI_STORE_DWORD_IMM, 64-bit address */
+		bp[1] = (uint32_t)target;
+		bp[2] = (uint32_t)(target >> 32);
+		bp[3] = 0xc0ffee;
+		bp[4] = 0x05000000;             /* MI_BATCH_BUFFER_END */
+		struct drm_i915_gem_exec_object2 eo[2] = {
+			{ .handle = h, .offset = 0x100000,
+			  .flags = EXEC_OBJECT_PINNED | EXEC_OBJECT_WRITE },
+			{ .handle = bh, .offset = 0x200000, .flags = EXEC_OBJECT_PINNED },
+		};
+		struct drm_i915_gem_execbuffer2 eb = { .buffers_ptr = (uintptr_t)eo,
+						       .buffer_count = 2,
+						       .flags = I915_EXEC_RENDER };
+		int ret = ioc(fd, DRM_IOCTL_I915_GEM_EXECBUFFER2, &eb);
+		struct drm_i915_gem_wait w = { .bo_handle = h, .timeout_ns = -1 };
+		int wret = ret ? ret : ioc(fd, DRM_IOCTL_I915_GEM_WAIT, &w);
+		printf("gpu-store-seen-by-wb: %d %d %s\n", ret, wret,
+		       ((uint32_t *)p)[12288 / 4] == 0xc0ffee ? "ok" : "differs");
+		munmap(bp, 4096);
+	}
+	gem_close(fd, bh);
+
 	/* the node checks of i915_gem_mmap and do_mmap */
 	map(fd, off + size, 4096, PROT_READ, &err);
 	printf("no-node: %ld\n", err);

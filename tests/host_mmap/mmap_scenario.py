@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import struct
 from collections.abc import Callable
 
 from softgem import Machine, Segfault, Sigbus, igt, uapi
 from softgem.machine import Process
-from softgem.posix import MAP_SHARED, PROT_READ, PROT_WRITE
+from softgem.posix import MAP_ANONYMOUS, MAP_PRIVATE, MAP_SHARED, PROT_READ, PROT_WRITE
 
 SZ = 64 << 10
 RW = PROT_READ | PROT_WRITE
@@ -55,6 +56,31 @@ def _legacy(p: Process, fd: int, **fields: int) -> tuple[int, int]:
     return ret, arg.addr_ptr
 
 
+def _gpu_store(p: Process, fd: int, h: int, m: int) -> str:
+    bh = igt.gem_create(p, fd, 4096)
+    bp, _ = _map(p, fd, igt.gem_mmap_offset(p, fd, bh, uapi.I915_MMAP_OFFSET_WB), 4096, RW)
+    assert bp is not None
+    target = 0x100000 + 12288
+    p.write(bp, struct.pack("<5I", 0x10000002, target & 0xFFFFFFFF, target >> 32, 0xC0FFEE,
+                            0x05000000))
+    eo = (uapi.drm_i915_gem_exec_object2 * 2)()
+    eo[0].handle, eo[0].offset = h, 0x100000
+    eo[0].flags = uapi.EXEC_OBJECT_PINNED | uapi.EXEC_OBJECT_WRITE
+    eo[1].handle, eo[1].offset, eo[1].flags = bh, 0x200000, uapi.EXEC_OBJECT_PINNED
+    objs = p.mmap(0, 4096, RW, MAP_PRIVATE | MAP_ANONYMOUS)
+    p.write(objs, bytes(eo))
+    eb = uapi.drm_i915_gem_execbuffer2(buffers_ptr=objs, buffer_count=2,
+                                       flags=uapi.I915_EXEC_RENDER)
+    ret = _err(lambda: p.ioctl(fd, uapi.DRM_IOCTL_I915_GEM_EXECBUFFER2, eb))
+    w = uapi.drm_i915_gem_wait(bo_handle=h, timeout_ns=-1)
+    wret = ret or _err(lambda: p.ioctl(fd, uapi.DRM_IOCTL_I915_GEM_WAIT, w))
+    seen = struct.unpack("<I", p.read(m + 12288, 4))[0] == 0xC0FFEE
+    p.munmap(bp, 4096)
+    p.munmap(objs, 4096)
+    igt.gem_close(p, fd, bh)
+    return f"gpu-store-seen-by-wb: {ret} {wret} {'ok' if seen else 'differs'}"
+
+
 def play(machine: Machine) -> list[str]:
     p = machine.spawn("client")
     out: list[str] = []
@@ -72,6 +98,8 @@ def play(machine: Machine) -> list[str]:
     igt.gem_write(p, fd, h, 8192, b"\xab" * 256)
     seen = p.read(m + 8192, 256) == b"\xab" * 256
     out.append(f"pwrite-then-wb-read: {'ok' if seen else 'differs'}")
+
+    out.append(_gpu_store(p, fd, h, m))
 
     out.append(f"no-node: {_map(p, fd, off + SZ, 4096, PROT_READ)[1]}")
     out.append(f"past-node: {_map(p, fd, off, SZ + 4096, PROT_READ)[1]}")
