@@ -95,6 +95,7 @@ class DeviceCalls:
             raise EEXIST(node.vpath.decode())
         dfile, theirs = self.svc.files.create(node.minor, node.vpath,
                                               bool(flags & os.O_NONBLOCK))
+        dfile.readonly = flags & os.O_ACCMODE == os.O_RDONLY
         try:
             fd = self.svc.listener.inject(n.id, theirs.fileno(), bool(flags & os.O_CLOEXEC))
         finally:

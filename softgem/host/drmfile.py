@@ -56,8 +56,8 @@ _GUESSES_MAX = 4096             # remembered (tid, fd) -> file guesses before st
 
 
 class DrmFile:
-    __slots__ = ("_slot_obj", "file", "inode", "kref", "minor", "peer", "slot", "slot_fd",
-                 "vpath")
+    __slots__ = ("_slot_obj", "file", "inode", "kref", "minor", "peer", "readonly", "slot",
+                 "slot_fd", "vpath")
 
     def __init__(self, minor: int, vpath: bytes, file: object, peer: socket.socket,
                  inode: int) -> None:
@@ -67,6 +67,7 @@ class DrmFile:
         self.peer = peer
         self.inode = inode
         self.kref = Kref(1)
+        self.readonly = False   # opened O_RDONLY: no FMODE_WRITE (shared writable maps: EACCES)
         self.slot_fd = -1       # reserved registry slot (a /dev/null duplicate), -1 if none
         self.slot: ctypes.c_void_p | None = None    # its kcmp_epoll_slot's address
         self._slot_obj: EpollSlot | None = None     # keeps that address valid
