@@ -9,7 +9,11 @@ reported even though the run did not deadlock.
 
 from __future__ import annotations
 
-from collections.abc import Generator, Iterator
+import os
+import pathlib
+import shutil
+import subprocess
+from collections.abc import Callable, Generator, Iterator
 
 import pytest
 from hypothesis import settings
@@ -53,3 +57,24 @@ def pytest_runtest_call(item: pytest.Item) -> Generator[None, object, object]:
         lockdep.clear_reports()
         pytest.fail(_describe(left), pytrace=False)
     return result
+
+
+@pytest.fixture(scope="session")
+def build_c(tmp_path_factory: pytest.TempPathFactory) -> Callable[[pathlib.Path], str]:
+    """Compile one C client against Debian's libdrm (scripts/setup installs gcc, pkg-config
+    and libdrm-dev; a missing one fails the test with that instruction); its path."""
+    def build(source: pathlib.Path) -> str:
+        if shutil.which("gcc") is None or shutil.which("pkg-config") is None:
+            pytest.fail("gcc and pkg-config are needed: run scripts/setup")
+        flags = subprocess.run(["pkg-config", "--cflags", "--libs", "libdrm"],
+                               capture_output=True, text=True)
+        if flags.returncode != 0:
+            pytest.fail("libdrm-dev is missing: run scripts/setup")
+        out = tmp_path_factory.mktemp(source.stem)
+        exe = out / source.stem
+        subprocess.run(["gcc", "-O2", "-Wall", "-pthread", "-o", str(exe), str(source),
+                        *flags.stdout.split()], check=True)
+        os.chmod(out, 0o755)
+        return str(exe)
+
+    return build

@@ -1,38 +1,20 @@
-"""Builds the C clients of tests/host_core against Debian's libdrm (scripts/setup installs
-gcc, pkg-config and libdrm-dev; a missing one fails the tests with that instruction)."""
+"""The C clients of tests/host_core, built against Debian's libdrm."""
 
 from __future__ import annotations
 
-import os
 import pathlib
-import shutil
-import subprocess
+from collections.abc import Callable
 
 import pytest
 
 HERE = pathlib.Path(__file__).resolve().parent
 
 
-def _build(tmp_path_factory: pytest.TempPathFactory, name: str) -> str:
-    if shutil.which("gcc") is None or shutil.which("pkg-config") is None:
-        pytest.fail("gcc and pkg-config are needed: run scripts/setup")
-    flags = subprocess.run(["pkg-config", "--cflags", "--libs", "libdrm"], capture_output=True,
-                           text=True)
-    if flags.returncode != 0:
-        pytest.fail("libdrm-dev is missing: run scripts/setup")
-    out = tmp_path_factory.mktemp("host-core")
-    exe = out / name
-    subprocess.run(["gcc", "-O2", "-Wall", "-pthread", "-o", str(exe), str(HERE / f"{name}.c"),
-                    *flags.stdout.split()], check=True)
-    os.chmod(out, 0o755)
-    return str(exe)
+@pytest.fixture(scope="session")
+def userptr_client(build_c: Callable[[pathlib.Path], str]) -> str:
+    return build_c(HERE / "userptr_client.c")
 
 
 @pytest.fixture(scope="session")
-def userptr_client(tmp_path_factory: pytest.TempPathFactory) -> str:
-    return _build(tmp_path_factory, "userptr_client")
-
-
-@pytest.fixture(scope="session")
-def fd_identity_client(tmp_path_factory: pytest.TempPathFactory) -> str:
-    return _build(tmp_path_factory, "fd_identity_client")
+def fd_identity_client(build_c: Callable[[pathlib.Path], str]) -> str:
+    return build_c(HERE / "fd_identity_client.c")

@@ -1,11 +1,9 @@
-"""Builds mmap_client.c against Debian's libdrm (scripts/setup installs gcc and libdrm-dev)."""
+"""The C client of tests/host_mmap, built against Debian's libdrm."""
 
 from __future__ import annotations
 
-import os
 import pathlib
-import shutil
-import subprocess
+from collections.abc import Callable
 
 import pytest
 
@@ -13,16 +11,5 @@ HERE = pathlib.Path(__file__).resolve().parent
 
 
 @pytest.fixture(scope="session")
-def mmap_client(tmp_path_factory: pytest.TempPathFactory) -> str:
-    if shutil.which("gcc") is None or shutil.which("pkg-config") is None:
-        pytest.fail("gcc and pkg-config are needed: run scripts/setup")
-    flags = subprocess.run(["pkg-config", "--cflags", "--libs", "libdrm"], capture_output=True,
-                           text=True)
-    if flags.returncode != 0:
-        pytest.fail("libdrm-dev is missing: run scripts/setup")
-    out = tmp_path_factory.mktemp("host-mmap")
-    exe = out / "mmap_client"
-    subprocess.run(["gcc", "-O2", "-Wall", "-o", str(exe), str(HERE / "mmap_client.c"),
-                    *flags.stdout.split()], check=True)
-    os.chmod(out, 0o755)
-    return str(exe)
+def mmap_client(build_c: Callable[[pathlib.Path], str]) -> str:
+    return build_c(HERE / "mmap_client.c")
