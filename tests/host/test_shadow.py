@@ -73,8 +73,13 @@ def test_relative_paths_resolve_against_the_callers_cwd(shadow: Shadow, tmp_path
     cwd = os.getcwd()
     os.chdir("/dev")
     try:
-        assert resolver.absolute(os.getpid(), -100, b"dri/card0") == b"/dev/dri/card0"
-        assert resolver.absolute(os.getpid(), -100, b"null") is None       # no hint: skip
+        assert resolver.locate(os.getpid(), -100, b"dri/card0") == (b"/dev/dri/card0", False)
+        assert resolver.locate(os.getpid(), -100, b"null") == (b"/dev/null", False)
+        os.chdir(tmp_path)
+        assert resolver.absolute(os.getpid(), -100, b"file") is None     # not /dev, /sys
+        os.chdir(shadow.to_shadow(b"/sys/class"))
+        assert resolver.locate(os.getpid(), -100, b"drm") == (b"/sys/class/drm", True)
+        assert resolver.locate(os.getpid(), -100, b"../../etc") == (b"/etc", True)
     finally:
         os.chdir(cwd)
     assert resolver.absolute(1, -100, b"/usr/lib/libc.so") is None
