@@ -98,6 +98,10 @@ class DeviceCalls:
                 flags = self._without_o_path(node, flags)
                 if flags < 0:
                     return None
+            elif flags & os.O_ACCMODE == os.O_WRONLY and self.svc.shadow.to_virtual(node.spath):
+                # A sysfs store replaces the attribute whatever the offset; IGT's
+                # igt_sysfs_set writes "1" without O_TRUNC over "20000\n".
+                flags |= os.O_TRUNC
             return self._open_shadow(n, node.spath, flags, mode)
         assert node.minor is not None
         if flags & os.O_DIRECTORY:

@@ -174,6 +174,7 @@ def _driver_and_module() -> dict[str, Content]:
 def sysfs_layout(platform: Platform = DEFAULT_PLATFORM) -> dict[str, Content]:
     """Every file and symbolic link of the device, by virtual path (directories implied)."""
     spec = _pci_function(platform)
+    spec["/sys/class/drm/version"] = "drm 1.1.0 20060810\n"    # the DRM core's, any driver
     spec.update(_minor("card0", 0))
     spec.update(_minor("renderD128", 128))
     spec.update(_card_attributes())
