@@ -64,7 +64,13 @@ class DeviceCalls:
             dfile = svc.files.peek(*target) if follow else None
             return None if dfile is None else Node(dfile.vpath, dfile.minor, None)
         if not svc.shadow.covers(vpath):
-            return Node(vpath, None, vpath, True) if from_shadow else None
+            # A host path named relative to a shadow directory (``..`` back out of it, a
+            # host entry of a merged directory): the supervisor must answer, since the kernel
+            # would look inside the shadow.  Only sysfs is served so; elsewhere the kernel's
+            # answer (ENOENT in the shadow) stands.
+            if from_shadow and (vpath == b"/sys" or vpath.startswith(b"/sys/")):
+                return Node(vpath, None, vpath, True)
+            return None
         minor = svc.shadow.device_minor(vpath, follow)
         if minor is not None:
             return Node(vpath, minor, None)
@@ -98,7 +104,9 @@ class DeviceCalls:
                 flags = self._without_o_path(node, flags)
                 if flags < 0:
                     return None
-            elif flags & os.O_ACCMODE == os.O_WRONLY and self.svc.shadow.to_virtual(node.spath):
+            if node.spath == node.vpath:
+                self._check_host_access(n, node.spath, flags)
+            elif flags & os.O_ACCMODE == os.O_WRONLY:
                 # A sysfs store replaces the attribute whatever the offset; IGT's
                 # igt_sysfs_set writes "1" without O_TRUNC over "20000\n".
                 flags |= os.O_TRUNC
@@ -117,6 +125,30 @@ class DeviceCalls:
         if self.svc.trace:
             self.svc.trace(f"pid {n.pid}: open {node.vpath.decode()} -> fd {fd} ({dfile!r})")
         return self._injected(fd)
+
+    @staticmethod
+    def _check_host_access(n: Notification, path: bytes, flags: int) -> None:
+        """The supervisor opens a host path for the program with its own credentials: when
+        the program's effective uid is another one, it gets what "other" may do (sysfs
+        attributes are root's), and EACCES beyond."""
+        try:
+            with open(f"/proc/{n.pid}/status", "rb") as f:
+                uid_line = next(line for line in f if line.startswith(b"Uid:"))
+            euid = int(uid_line.split()[2])
+        except (OSError, StopIteration, ValueError, IndexError):
+            raise error_for(errno.ESRCH, "the program's credentials") from None
+        if euid == os.geteuid() or euid == 0:
+            return
+        acc = flags & os.O_ACCMODE
+        want = (4 if acc != os.O_WRONLY else 0) | (2 if acc != os.O_RDONLY else 0)
+        if flags & os.O_PATH:
+            want = 0
+        try:
+            mode = os.stat(path).st_mode
+        except OSError:
+            return                                      # the open reports it
+        if want & ~mode & 0o7:
+            raise error_for(errno.EACCES, os.fsdecode(path))
 
     @staticmethod
     def _without_o_path(node: Node, flags: int) -> int:

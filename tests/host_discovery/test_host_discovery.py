@@ -3,6 +3,7 @@ find a real one (docs/host-discovery.md)."""
 
 from __future__ import annotations
 
+import os
 import re
 
 from discovery_helpers import require_program, softgem_run
@@ -101,3 +102,50 @@ def test_eglinfo_loads_iris_for_the_device_and_iris_sets_up_its_screen() -> None
         return
     assert "mmap of a DRM device fd is not supported in host mode yet" in out
     assert proc.returncode == 128 + 11, out[-3000:]
+
+
+_STATFS_PROGRAM = """
+import ctypes, os
+libc = ctypes.CDLL(None, use_errno=True)
+def f_type(path=None, fd=None):
+    buf = ctypes.create_string_buffer(120)
+    ret = libc.statfs(path.encode(), buf) if path else libc.fstatfs(fd, buf)
+    return hex(int.from_bytes(buf.raw[:8], "little")) if ret == 0 else -ctypes.get_errno()
+fd = os.open("/sys/class/drm/card0", os.O_RDONLY | os.O_DIRECTORY)
+print(f_type("/sys/class/drm/card0"), f_type(fd=fd), f_type("/sys/kernel/debug/dri/0"),
+      f_type("/sys/class/drm/card9"))
+"""
+
+
+def test_statfs_says_sysfs_and_debugfs_where_systemd_and_igt_check() -> None:
+    proc = softgem_run("python3", "-c", _STATFS_PROGRAM)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert proc.stdout.split() == ["0x62656572", "0x62656572", "0x64626720", "-2"]
+
+
+_CHASE_PROGRAM = """
+import os, stat
+P = os.O_PATH | os.O_NOFOLLOW | os.O_CLOEXEC
+fd = os.open("/", os.O_PATH | os.O_DIRECTORY)
+for name in ("sys", "class", "drm"):
+    fd = os.open(name, P, dir_fd=fd)
+link = os.open("card0", P, dir_fd=fd)
+print(stat.S_ISLNK(os.fstat(link).st_mode), os.readlink("card0", dir_fd=fd))
+up = os.open("..", P, dir_fd=fd)                      # /sys/class
+listed = os.listdir(os.open(".", os.O_RDONLY, dir_fd=up))
+print("drm" in listed, "drm" in os.listdir("/sys/class"))
+kernel = os.open("../kernel", os.O_RDONLY | os.O_DIRECTORY, dir_fd=up)   # the host's
+print(sorted(os.listdir(kernel)))
+"""
+
+
+def test_a_chase_walk_with_o_path_goes_through_the_shadow_and_back_to_the_host() -> None:
+    """systemd's chase (libudev) opens one component at a time with O_PATH | O_NOFOLLOW;
+    an O_PATH fd cannot be injected, so shadow directories come back O_RDONLY and links
+    are left to the kernel inside the shadow; ``..`` out of the shadow is the host's."""
+    proc = softgem_run("python3", "-c", _CHASE_PROGRAM)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    lines = proc.stdout.splitlines()
+    assert lines[0] == "True ../../devices/pci0000:00/0000:00:02.0/drm/card0"
+    assert lines[1] == "True True"
+    assert lines[2] == str(sorted(os.listdir("/sys/kernel")))
