@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import errno
 import os
+import stat
 import struct
 from dataclasses import dataclass
 
@@ -106,10 +107,12 @@ class DeviceCalls:
                     return None
             if node.spath == node.vpath:
                 self._check_host_access(n, node.spath, flags)
-            elif flags & os.O_ACCMODE == os.O_WRONLY:
-                # A sysfs store replaces the attribute whatever the offset; IGT's
-                # igt_sysfs_set writes "1" without O_TRUNC over "20000\n".
-                flags |= os.O_TRUNC
+            elif flags & os.O_ACCMODE != os.O_RDONLY:
+                self._check_store(node)
+                if flags & os.O_ACCMODE == os.O_WRONLY:
+                    # A sysfs store replaces the attribute whatever the offset; IGT's
+                    # igt_sysfs_set writes "1" without O_TRUNC over "20000\n".
+                    flags |= os.O_TRUNC
             return self._open_shadow(n, node.spath, flags, mode)
         assert node.minor is not None
         if flags & os.O_DIRECTORY:
@@ -125,6 +128,18 @@ class DeviceCalls:
         if self.svc.trace:
             self.svc.trace(f"pid {n.pid}: open {node.vpath.decode()} -> fd {fd} ({dfile!r})")
         return self._injected(fd)
+
+    @staticmethod
+    def _check_store(node: Node) -> None:
+        """A sysfs attribute without a store method refuses writers, root too (the supervisor
+        is often root, and root writes any file of the shadow)."""
+        assert node.spath is not None
+        try:
+            mode = os.stat(node.spath).st_mode
+        except OSError:
+            return                                      # the open reports it
+        if stat.S_ISREG(mode) and not mode & 0o222:
+            raise error_for(errno.EACCES, node.vpath.decode())
 
     @staticmethod
     def _check_host_access(n: Notification, path: bytes, flags: int) -> None:

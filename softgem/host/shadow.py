@@ -31,7 +31,7 @@ import shutil
 import tempfile
 
 from ..gem import DEFAULT_PLATFORM, Platform
-from .sysfs import DRM_MAJOR, PCI_DEVICE, PCI_SLOT, sysfs_layout
+from .sysfs import DRM_MAJOR, PCI_DEVICE, PCI_SLOT, read_only, sysfs_layout
 
 __all__ = ["DEVICE_NODES", "DRM_MAJOR", "MERGED_DIRS", "PCI_DEVICE", "Shadow"]
 
@@ -93,6 +93,8 @@ class Shadow:
                 else:
                     with open(spath, "wb") as f:
                         f.write(content.encode() if isinstance(content, str) else content)
+                    if read_only(vpath):
+                        os.chmod(spath, 0o444)
             for vdir in MERGED_DIRS:
                 os.makedirs(self.root + vdir, exist_ok=True)
                 _merge_host_entries(self.root, vdir)

@@ -28,7 +28,8 @@ import struct
 
 from ..gem import DEFAULT_PLATFORM, Platform
 
-__all__ = ["DRM_MAJOR", "I915_PARAMS", "PCI_DEVICE", "PCI_SLOT", "Content", "sysfs_layout"]
+__all__ = ["DRM_MAJOR", "I915_PARAMS", "PCI_DEVICE", "PCI_SLOT", "Content", "read_only",
+           "sysfs_layout"]
 
 Content = str | bytes | tuple[str]
 
@@ -58,6 +59,23 @@ I915_PARAMS = {
 #: engine name -> (class, instance, mmio base) as the kernel's sysfs ``engine/*`` shows them
 _ENGINES = {"rcs0": (0, 0, 0x2000), "bcs0": (1, 0, 0x22000), "vcs0": (2, 0, 0x12000),
             "vecs0": (3, 0, 0x1a000)}
+
+
+#: attributes without a store method (mode 0444 on the kernel's sysfs: opening one for
+#: writing fails with EACCES, even for root)
+_READ_ONLY = frozenset({
+    "vendor", "device", "subsystem_vendor", "subsystem_device", "class", "revision",
+    "resource", "irq", "boot_vga", "numa_node", "local_cpulist", "dma_mask_bits",
+    "consistent_dma_mask_bits", "modalias", "dev", "version", "initstate", "refcnt", "name",
+    "instance", "mmio_base", "clients", "gt_RP0_freq_mhz", "gt_RP1_freq_mhz",
+    "gt_RPn_freq_mhz", "gt_act_freq_mhz", "gt_cur_freq_mhz",
+})
+
+
+def read_only(vpath: str) -> bool:
+    """Whether the attribute at ``vpath`` takes no writes (i915 parameters all do)."""
+    return "/parameters/" not in vpath and "/i915_params/" not in vpath and \
+        vpath.rsplit("/", 1)[-1] in _READ_ONLY
 
 
 def pci_config(platform: Platform) -> bytes:

@@ -60,7 +60,8 @@ def test_libdrm_describes_the_device_by_list_and_by_fd(drm_device_client: str) -
 
 def test_sysfs_and_debugfs_parameters_take_writes_as_stores() -> None:
     """IGT sets parameters with open(O_WRONLY) + write, no O_TRUNC: the value read back is the
-    value written, as a sysfs store would leave it."""
+    value written, as a sysfs store would leave it.  Attributes without a store method refuse
+    writers (EACCES), root included."""
     script = ("import os\n"
               "def store(p, v):\n"
               "    fd = os.open(p, os.O_WRONLY); os.write(fd, v); os.close(fd)\n"
@@ -73,10 +74,17 @@ def test_sysfs_and_debugfs_parameters_take_writes_as_stores() -> None:
               "print(show(m + 'request_timeout_ms'), show(d + 'enable_hangcheck'))\n"
               "store('/sys/class/drm/card0/gt_min_freq_mhz', b'500')\n"
               "print(show('/sys/devices/pci0000:00/0000:00:02.0/drm/card0/gt_min_freq_mhz'))\n"
-              "print(sorted(os.listdir('/sys/class/drm')))\n")
+              "print(sorted(os.listdir('/sys/class/drm')))\n"
+              "for p in ('/sys/bus/pci/devices/0000:00:02.0/vendor',\n"
+              "          '/sys/class/drm/card0/gt_RP0_freq_mhz'):\n"
+              "    try:\n"
+              "        store(p, b'1')\n"
+              "    except PermissionError:\n"
+              "        print('EACCES', show(p))\n")
     proc = softgem_run("python3", "-c", script)
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert proc.stdout.splitlines() == ["20000 Y", "1 N", "500", "['card0', 'renderD128', 'version']"]
+    assert proc.stdout.splitlines() == ["20000 Y", "1 N", "500", "['card0', 'renderD128', 'version']",
+                                          "EACCES 0x8086", "EACCES 1150"]
 
 
 def test_eglinfo_loads_iris_for_the_device_and_iris_sets_up_its_screen() -> None:
