@@ -34,6 +34,13 @@ def test_lsgpu_prints_the_pci_properties_libudev_read() -> None:
         assert re.search(line, out), line
 
 
+def test_an_igt_device_filter_by_vendor_and_codename_selects_it() -> None:
+    proc = softgem_run("lsgpu", "-d", "pci:vendor=intel,device=skylake")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "Device /dev/dri/card0 successfully opened" in proc.stdout
+    assert "Device /dev/dri/renderD128 successfully opened" in proc.stdout
+
+
 def test_intel_gpu_top_lists_the_device() -> None:
     proc = softgem_run(require_program("intel_gpu_top", "intel-gpu-tools"), "-L")
     assert proc.returncode == 0, proc.stdout + proc.stderr
