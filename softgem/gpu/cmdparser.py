@@ -25,10 +25,37 @@ then :class:`~softgem.sync.deadline.Backoff` lets the CPU thread run.  The deadl
 stop flag are also checked every :data:`CHECK_EVERY` commands, so a long straight-line batch
 is caught too.
 
+The render engine also decodes the GFX pipe (client 3: 3D, media/GPGPU and common state
+commands, as Mesa's iris emits them) and *skips* every such command by its length: there is
+no 3D pipeline to program, so state and draws have no effect -- except PIPE_CONTROL's
+post-sync write, which is memory the CPU and later commands wait on, and is performed.
+How the length of a client 3 command is found (header bits 28:27 subtype, 26:24 opcode,
+23:16 sub-opcode; the same rules as Mesa's batch decoder and the kernel's command parser):
+
+=======  ============================================  =====================================
+subtype  commands (header >> 16)                       length in dwords
+=======  ============================================  =====================================
+0        common: STATE_BASE_ADDRESS 0x6101,            opcodes 0-1: bits 7:0 + 2
+         STATE_SIP 0x6102 (0x6104: the gen4            (0x6104: 1)
+         PIPELINE_SELECT)
+1        single dword: PIPELINE_SELECT 0x6904          opcodes 0-1: 1
+2        media/GPGPU: MEDIA_VFE_STATE 0x7000,          opcodes 0-2: bits 15:0 + 2;
+         MEDIA_OBJECT 0x7100, GPGPU_WALKER 0x7105      GPGPU_WALKER: bits 7:0 + 2 (bits 8
+                                                       and 10 are flags)
+3        3D: 3DSTATE_* 0x78xx/0x79xx, PIPE_CONTROL     opcodes 0-3: bits 7:0 + 2;
+         0x7A00, 3DPRIMITIVE 0x7B00                    3DSTATE_VF_STATISTICS 0x780B: 1;
+                                                       3DSTATE_SO_DECL_LIST 0x7917: bits
+                                                       8:0 + 2
+=======  ============================================  =====================================
+
+Any other client 3 header does not decode, and a client 3 command on an engine other than
+render hangs it (only the render CS has a 3D pipe).
+
 Why the engine stops (the request then ends with an error, see :mod:`.hang`): an unknown
 command, a length that does not fit the gen8+ form, a blitter command on an engine other
-than the copy engine (the render CS does not decode client 2), a fetch from an address no
-vma maps (it would run zeros -- MI_NOOPs -- forever), or the deadline passing.
+than the copy engine (the render CS does not decode client 2), a GFX pipe command on an
+engine other than render, a fetch from an address no vma maps (it would run zeros --
+MI_NOOPs -- forever), or the deadline passing.
 
 Fetching reads a window (to the end of the page, at least the current command) as Python
 ints; the window is dropped after every jump and every command that writes memory, so a
@@ -77,6 +104,7 @@ class CsState:
     commands: int = 0
     jumps: int = 0
     bytes_written: int = 0
+    gfx_skipped: int = 0            # GFX pipe (3D/media) commands decoded and skipped
     backoff: Backoff = field(default_factory=Backoff)
 
     def timestamp(self) -> int:
@@ -107,6 +135,16 @@ _BLT: dict[int, Handler] = {
     blitter.OP_FAST_COPY: blitter.exec_fast_copy,
 }
 OP_BBE, OP_BBS = 0x0A, 0x31
+
+# GFX pipe (client 3), see the module doc.  header >> 16 of the exceptions:
+_GFX_ONE_DWORD = {0x6104, 0x780B}           # PIPELINE_SELECT (gen4), 3DSTATE_VF_STATISTICS
+_GFX_LEN_MASK = {0x7105: 0xFF, 0x7917: 0x1FF}   # GPGPU_WALKER, 3DSTATE_SO_DECL_LIST
+#: subtype -> (opcodes that decode, length mask of the rest; 0: one dword)
+_GFX_SUBTYPES = {0: (2, 0xFF), 1: (2, 0), 2: (3, 0xFFFF), 3: (4, 0xFF)}
+GFX_PIPE_CONTROL = 0x7A00
+PIPE_CONTROL_POST_SYNC_SHIFT = 14
+PIPE_CONTROL_STORE_DATA_INDEX = 1 << 21
+PIPE_CONTROL_WRITE_IMMEDIATE, PIPE_CONTROL_WRITE_DEPTH_COUNT, PIPE_CONTROL_WRITE_TIMESTAMP = 1, 2, 3
 
 
 class _Fetcher:
@@ -155,6 +193,14 @@ def _length(header: int, pc: int) -> int:
             return (header & mask) + 2
     elif client == 2 and (header >> 22) & 0x7F in _BLT:
         return (header & 0xFF) + 2
+    elif client == 3:
+        whole = header >> 16
+        if whole in _GFX_ONE_DWORD:
+            return 1
+        opcodes, mask = _GFX_SUBTYPES[(header >> 27) & 3]
+        if (header >> 24) & 7 < opcodes:
+            mask = _GFX_LEN_MASK.get(whole, mask)
+            return (header & mask) + 2 if mask else 1
     raise GpuHang(f"unknown command {header:#010x}", pc)
 
 
@@ -193,12 +239,44 @@ def execute(vm: GpuMemory, start: int, length: int, state: CsState) -> None:
                 pc += 4
                 continue
             _MI_DATA[op](vm, fetch.get(pc, n), state, pc)
+        elif client == 3:
+            if state.engine_class != ENGINE_CLASS_RENDER:
+                raise GpuHang(f"3D command {header:#010x} on a non-render engine", pc)
+            state.gfx_skipped += 1
+            if header >> 16 != GFX_PIPE_CONTROL or not _pipe_control(vm, fetch.get(pc, n),
+                                                                     state, pc):
+                pc += 4 * n
+                continue
         else:
             if state.engine_class != ENGINE_CLASS_COPY:
                 raise GpuHang(f"blitter command {header:#010x} on a non-copy engine", pc)
             _BLT[(header >> 22) & 0x7F](vm, fetch.get(pc, n), state, pc)
         fetch.invalidate()
         pc += 4 * n
+
+
+def _pipe_control(vm: GpuMemory, cmd: list[int], state: CsState, pc: int) -> bool:
+    """PIPE_CONTROL's post-sync operation (DW1 bits 15:14), a qword at DW2-3 (bits 47:3):
+    the immediate DW4-5, the depth count (0: nothing is ever drawn) or the timestamp.  The
+    flushes and invalidations are no-ops (everything here is coherent); a write into the
+    status page (Store Data Index) is not modelled.  Returns whether memory was written."""
+    if len(cmd) < 2:
+        return False
+    op = (cmd[1] >> PIPE_CONTROL_POST_SYNC_SHIFT) & 3
+    if op == 0 or cmd[1] & PIPE_CONTROL_STORE_DATA_INDEX:
+        return False
+    if len(cmd) < 6:
+        raise GpuHang("PIPE_CONTROL post-sync write without its address and data", pc)
+    addr = ((cmd[3] & 0xFFFF) << 32 | cmd[2]) & ADDR_MASK & ~7
+    if op == PIPE_CONTROL_WRITE_IMMEDIATE:
+        value = cmd[4] | cmd[5] << 32
+    elif op == PIPE_CONTROL_WRITE_TIMESTAMP:
+        value = state.timestamp()
+    else:
+        value = 0
+    vm.write(addr, np.array([value], dtype="<u8").view(np.uint8))
+    state.bytes_written += 8
+    return True
 
 
 def _jump(fetch: _Fetcher, cmd: list[int], pc: int, stack: list[int], state: CsState) -> int:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import errno
 import os
+import stat
 import struct
 from dataclasses import dataclass
 
@@ -30,11 +31,15 @@ _OPEN_HOW = struct.Struct("<QQQ")
 
 @dataclass(frozen=True, slots=True)
 class Node:
-    """A path the supervisor answers for: a device node (``minor``) or a shadow file."""
+    """A path the supervisor answers for: a device node (``minor``), a shadow file
+    (``spath`` in the shadow), or a host path reached through a shadow directory (``spath``
+    is the host's own path).  ``in_shadow``: the name was relative to a shadow directory, so
+    the kernel would resolve it to the same shadow file by itself."""
 
     vpath: bytes
     minor: int | None
     spath: bytes | None
+    in_shadow: bool = False
 
 
 class DeviceCalls:
@@ -51,17 +56,26 @@ class DeviceCalls:
         path = svc.paths.read(notif.pid, ptr)
         if not path:
             return None
-        vpath = svc.paths.absolute(notif.pid, dirfd, path)
-        if vpath is None:
+        located = svc.paths.locate(notif.pid, dirfd, path)
+        if located is None:
             return None
+        vpath, from_shadow = located
         target = svc.paths.proc_fd(vpath, notif.pid)
         if target is not None:
             dfile = svc.files.peek(*target) if follow else None
             return None if dfile is None else Node(dfile.vpath, dfile.minor, None)
         if not svc.shadow.covers(vpath):
+            # A host path named relative to a shadow directory (``..`` back out of it, a
+            # host entry of a merged directory): the supervisor must answer, since the kernel
+            # would look inside the shadow.  Only sysfs is served so; elsewhere the kernel's
+            # answer (ENOENT in the shadow) stands.
+            if from_shadow and (vpath == b"/sys" or vpath.startswith(b"/sys/")):
+                return Node(vpath, None, vpath, True)
             return None
         minor = svc.shadow.device_minor(vpath, follow)
-        return Node(vpath, minor, None if minor is not None else svc.shadow.to_shadow(vpath))
+        if minor is not None:
+            return Node(vpath, minor, None)
+        return Node(vpath, None, svc.shadow.to_shadow(vpath), from_shadow)
 
     # --- open ---
 
@@ -87,6 +101,18 @@ class DeviceCalls:
             return None
         self.svc.procs.task(n).check_valid()
         if node.spath is not None:
+            if flags & os.O_PATH:
+                flags = self._without_o_path(node, flags)
+                if flags < 0:
+                    return None
+            if node.spath == node.vpath:
+                self._check_host_access(n, node.spath, flags)
+            elif flags & os.O_ACCMODE != os.O_RDONLY:
+                self._check_store(node)
+                if flags & os.O_ACCMODE == os.O_WRONLY:
+                    # A sysfs store replaces the attribute whatever the offset; IGT's
+                    # igt_sysfs_set writes "1" without O_TRUNC over "20000\n".
+                    flags |= os.O_TRUNC
             return self._open_shadow(n, node.spath, flags, mode)
         assert node.minor is not None
         if flags & os.O_DIRECTORY:
@@ -103,6 +129,63 @@ class DeviceCalls:
         if self.svc.trace:
             self.svc.trace(f"pid {n.pid}: open {node.vpath.decode()} -> fd {fd} ({dfile!r})")
         return self._injected(fd)
+
+    @staticmethod
+    def _check_store(node: Node) -> None:
+        """A sysfs attribute without a store method refuses writers, root too (the supervisor
+        is often root, and root writes any file of the shadow)."""
+        assert node.spath is not None
+        try:
+            mode = os.stat(node.spath).st_mode
+        except OSError:
+            return                                      # the open reports it
+        if stat.S_ISREG(mode) and not mode & 0o222:
+            raise error_for(errno.EACCES, node.vpath.decode())
+
+    @staticmethod
+    def _check_host_access(n: Notification, path: bytes, flags: int) -> None:
+        """The supervisor opens a host path for the program with its own credentials: when
+        the program's effective uid is another one, it gets what "other" may do (sysfs
+        attributes are root's), and EACCES beyond."""
+        try:
+            with open(f"/proc/{n.pid}/status", "rb") as f:
+                uid_line = next(line for line in f if line.startswith(b"Uid:"))
+            euid = int(uid_line.split()[2])
+        except (OSError, StopIteration, ValueError, IndexError):
+            raise error_for(errno.ESRCH, "the program's credentials") from None
+        if euid == os.geteuid() or euid == 0:
+            return
+        acc = flags & os.O_ACCMODE
+        want = (4 if acc != os.O_WRONLY else 0) | (2 if acc != os.O_RDONLY else 0)
+        if flags & os.O_PATH:
+            want = 0
+        try:
+            mode = os.stat(path).st_mode
+        except OSError:
+            return                                      # the open reports it
+        if want & ~mode & 0o7:
+            raise error_for(errno.EACCES, os.fsdecode(path))
+
+    @staticmethod
+    def _without_o_path(node: Node, flags: int) -> int:
+        """The flags to open an ``O_PATH`` request with, or -1 to let the kernel do it.
+
+        An ``O_PATH`` file cannot be injected (SECCOMP_IOCTL_NOTIF_ADDFD takes the fd with
+        ``fget``, which refuses them: EBADF), so a directory is opened ``O_RDONLY |
+        O_DIRECTORY`` instead: it serves every ``*at`` call an ``O_PATH`` fd serves, and
+        ``chase``-style walkers only use it so.  Anything else opened relative to a shadow
+        directory is left to the kernel, which resolves it in the shadow by itself (a
+        shadow symlink with ``O_NOFOLLOW`` becomes an fd of the link, as on sysfs)."""
+        assert node.spath is not None
+        kept = flags & (os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)   # O_PATH ignores the rest
+        link = os.path.islink(node.spath)
+        if os.path.isdir(node.spath) and not (flags & os.O_NOFOLLOW and link):
+            return kept | os.O_DIRECTORY
+        if node.in_shadow:
+            return -1
+        if flags & os.O_NOFOLLOW and link:
+            raise error_for(errno.ELOOP, node.vpath.decode())
+        return kept
 
     def _open_shadow(self, n: Notification, spath: bytes, flags: int, mode: int) -> Reply:
         try:

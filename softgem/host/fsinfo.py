@@ -19,6 +19,7 @@ from .services import Handler, Reply, Services
 from .shadow import DRM_MAJOR
 from .statbuf import Attr, device_attr, pack_stat, pack_statx
 from .syscalls import AT_EMPTY_PATH, AT_FDCWD, AT_SYMLINK_NOFOLLOW, NR
+from .sysfs_statfs import StatfsCalls
 
 __all__ = ["FsInfoCalls"]
 
@@ -29,6 +30,7 @@ class FsInfoCalls:
     def __init__(self, svc: Services, devices: DeviceCalls) -> None:
         self.svc = svc
         self.devices = devices
+        self.statfs = StatfsCalls(svc)
 
     def table(self) -> dict[int, Handler]:
         return {
@@ -53,6 +55,8 @@ class FsInfoCalls:
             NR["lgetxattr"]: lambda n: self._xattr(n, False, get=True),
             NR["listxattr"]: lambda n: self._xattr(n, True, get=False),
             NR["llistxattr"]: lambda n: self._xattr(n, False, get=False),
+            NR["statfs"]: self.statfs.sys_statfs,
+            NR["fstatfs"]: self.statfs.sys_fstatfs,
         }
 
     # --- stat ---
@@ -137,9 +141,10 @@ class FsInfoCalls:
     def _link_target(self, n: Notification, dirfd: int, ptr: int) -> bytes | None:
         svc = self.svc
         path = svc.paths.read(n.pid, ptr)
-        vpath = svc.paths.absolute(n.pid, dirfd, path) if path else None
-        if vpath is None:
+        located = svc.paths.locate(n.pid, dirfd, path) if path else None
+        if located is None:
             return None
+        vpath, from_shadow = located
         proc = svc.paths.proc_fd(vpath, n.pid)
         if proc is not None:
             dfile = svc.files.peek(*proc)
@@ -151,11 +156,15 @@ class FsInfoCalls:
                 return None
             return svc.shadow.to_virtual(real)
         if not svc.shadow.covers(vpath):
-            return None
-        if svc.shadow.device_minor(vpath, follow=False) is not None:
+            if not from_shadow:
+                return None
+            spath = vpath               # a host path named relative to a shadow directory
+        elif svc.shadow.device_minor(vpath, follow=False) is not None:
             raise EINVAL("not a symbolic link")
+        else:
+            spath = svc.shadow.to_shadow(vpath)
         try:
-            return os.readlink(svc.shadow.to_shadow(vpath))
+            return os.readlink(spath)
         except OSError as exc:
             raise error_for(exc.errno or errno.EIO, vpath.decode()) from exc
 

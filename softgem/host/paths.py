@@ -2,12 +2,16 @@
 
 Most path calls of a program are not ours (it loads libraries, reads config), so the common
 case must be a cheap "no": an absolute path outside ``/dev``, ``/sys`` and ``/proc`` is
-rejected on its first bytes, and a relative path is resolved (a readlink of the caller's
-cwd or dirfd) only if it contains a word a device path would.  Paths are normalised
-lexically (``//``, ``.``, ``..``), as a program that builds them by hand expects.
+rejected on its first bytes.  A relative path is resolved against the caller's cwd or dirfd
+(one readlink in /proc): the dirfd may be a shadow directory the supervisor injected, and
+then *every* name in it matters, not only device-looking ones (systemd's ``chase`` walks
+``/sys/class/drm/card0`` one ``openat(dirfd, name, O_PATH)`` at a time, and ``..`` from a
+shadow directory may lead back to the host's tree).  Paths are normalised lexically (``//``,
+``.``, ``..``), as a program that builds them by hand expects.
 
 A path under the shadow tree (reached through an fd the supervisor injected, e.g. a sysfs
-directory) is translated back to its virtual name.
+directory) is translated back to its virtual name, and :meth:`PathResolver.locate` says that
+it was reached so.
 """
 
 from __future__ import annotations
@@ -26,7 +30,6 @@ __all__ = ["PROC_FD", "PathResolver", "signed32"]
 PROC_FD = re.compile(rb"^/(?:proc/(self|thread-self|\d+)(?:/task/(\d+))?|dev)/fd/(\d+)$")
 
 _ABS_PREFIXES = (b"/dev/", b"/sys/", b"/proc/", b"//")
-_REL_HINTS = (b"dri", b"card", b"render", b"226:", b"drm", b"i915", b"fd/", b"..")
 
 
 def signed32(value: int) -> int:
@@ -50,25 +53,30 @@ class PathResolver:
 
     def absolute(self, pid: int, dirfd: int, path: bytes) -> bytes | None:
         """The normalised absolute virtual path of ``path`` if it might be ours, else None."""
+        located = self.locate(pid, dirfd, path)
+        return None if located is None else located[0]
+
+    def locate(self, pid: int, dirfd: int, path: bytes) -> tuple[bytes, bool] | None:
+        """(normalised absolute virtual path, whether it is relative to a shadow directory),
+        or None if the path cannot be ours.  A path relative to a shadow directory is always
+        returned: even a host path reached from there must be answered by the supervisor,
+        since the kernel would resolve it inside the shadow."""
         if path.startswith(b"/"):
             if not path.startswith(_ABS_PREFIXES):
                 return None
-            return os.path.normpath(path)
-        if not path or not any(h in path for h in _REL_HINTS):
+            return os.path.normpath(path), False
+        if not path:
             return None
-        base = self._base(pid, dirfd)
-        if base is None:
-            return None
-        return os.path.normpath(os.path.join(base, path))
-
-    def _base(self, pid: int, dirfd: int) -> bytes | None:
         link = f"/proc/{pid}/cwd" if dirfd == AT_FDCWD else f"/proc/{pid}/fd/{dirfd}"
         try:
             base = os.readlink(os.fsencode(link))
         except OSError:
             return None
         virtual = self.shadow.to_virtual(base)
-        return virtual if virtual is not None else base
+        if virtual is not None:
+            return os.path.normpath(os.path.join(virtual, path)), True
+        vpath = os.path.normpath(os.path.join(base, path))
+        return (vpath, False) if vpath.startswith(_ABS_PREFIXES) else None
 
     @staticmethod
     def proc_fd(vpath: bytes, pid: int) -> tuple[int, int] | None:

@@ -9,7 +9,15 @@ kernel's work: ``openat`` relative to a shadow directory fd, ``getdents``, relat
 (they resolve inside the shadow), reads and writes of attribute files.  Only the device
 nodes themselves are special: in the shadow they are empty regular files (so that they are
 listed and symlinks to them resolve), and the supervisor answers for them as character
-devices of major 226.
+devices of major 226.  What the tree holds is the table of sysfs.py.
+
+A few host directories are *merged* (``MERGED_DIRS``): their listing must show our entries
+beside the host's (``/sys/class`` must list ``drm``, ``/sys/bus/pci/devices`` our function).
+Such a directory is itself redirected to a shadow directory in which every host entry we do
+not define is a symbolic link to the host's absolute path; a path below a host entry is not
+ours and goes to the host untouched.  The host entries are those present when the supervisor
+starts.  Where the host has an entry of the same name (a host device at 0000:00:02.0), ours
+hides it from the program.
 
 Rejected alternatives: bind mounts or a FUSE file system (need privileges or a daemon and
 touch the whole system); answering every sysfs read from a table (would re-implement
@@ -22,85 +30,84 @@ import os
 import shutil
 import tempfile
 
-__all__ = ["DEVICE_NODES", "DRM_MAJOR", "PCI_DEVICE", "Shadow"]
+from ..gem import DEFAULT_PLATFORM, Platform
+from .sysfs import DRM_MAJOR, PCI_DEVICE, PCI_SLOT, read_only, sysfs_layout
 
-DRM_MAJOR = 226
-PCI_SLOT = "0000:00:02.0"
-PCI_DEVICE = f"/sys/devices/pci0000:00/{PCI_SLOT}"
-PCI_ID = (0x8086, 0x1912)     # Intel, Skylake GT2 (gen9, LLC)
+__all__ = ["DEVICE_NODES", "DRM_MAJOR", "MERGED_DIRS", "PCI_DEVICE", "Shadow"]
+
+PCI_ID = (0x8086, DEFAULT_PLATFORM.chipset_id)     # Intel, Skylake GT2 (gen9, LLC)
 
 #: virtual path -> DRM minor
 DEVICE_NODES: dict[str, int] = {"/dev/dri/card0": 0, "/dev/dri/renderD128": 128}
 
+#: Subtrees that are wholly ours: every path under one of them is redirected.
 _ROOTS = ("/dev/dri", "/sys/dev/char/226:0", "/sys/dev/char/226:128", PCI_DEVICE,
-          "/sys/class/drm", "/sys/bus/pci/drivers/i915", "/sys/module/i915",
-          "/sys/kernel/debug")
-_DEBUGFS_NAME = f"i915 dev={PCI_SLOT} unique={PCI_SLOT}\n"
+          "/sys/class/drm", "/sys/bus/pci/devices/" + PCI_SLOT, "/sys/bus/pci/drivers/i915",
+          "/sys/module/i915", "/sys/kernel/debug")
+
+#: Host directories whose *listing* must also show our entries (libudev lists /sys/class and
+#: /sys/bus to find the drm and pci subsystems, libpciaccess lists /sys/bus/pci/devices).  The
+#: directory itself is redirected; each host entry in it becomes a symbolic link to the host's
+#: absolute path, and paths below a host entry are not ours, so they go to the host untouched.
+MERGED_DIRS = ("/sys/class", "/sys/bus", "/sys/bus/pci", "/sys/bus/pci/devices",
+               "/sys/bus/pci/drivers", "/sys/devices/pci0000:00", "/sys/dev/char",
+               "/sys/module")
 
 
-def _minor_files(name: str, minor: int) -> dict[str, str | tuple[str]]:
-    base = f"{PCI_DEVICE}/drm/{name}"
-    return {
-        f"{base}/dev": f"{DRM_MAJOR}:{minor}\n",
-        f"{base}/uevent": f"MAJOR={DRM_MAJOR}\nMINOR={minor}\nDEVNAME=dri/{name}\n"
-                          "DEVTYPE=drm_minor\n",
-        f"{base}/device": ("../../../" + PCI_SLOT,),
-        f"{base}/subsystem": ("../../../../../class/drm",),
-        f"/sys/dev/char/{DRM_MAJOR}:{minor}": (f"../../devices/pci0000:00/{PCI_SLOT}/drm/{name}",),
-        f"/sys/class/drm/{name}": (f"../../devices/pci0000:00/{PCI_SLOT}/drm/{name}",),
-        f"/dev/dri/{name}": "",
-        f"/sys/kernel/debug/dri/{minor}/name": _DEBUGFS_NAME,
-    }
-
-
-def _layout() -> dict[str, str | tuple[str]]:
-    """virtual path -> file content, or (symlink target,).  Directories are implied."""
-    vendor, device = PCI_ID
-    spec: dict[str, str | tuple[str]] = {
-        f"{PCI_DEVICE}/vendor": f"{vendor:#06x}\n",
-        f"{PCI_DEVICE}/device": f"{device:#06x}\n",
-        f"{PCI_DEVICE}/subsystem_vendor": f"{vendor:#06x}\n",
-        f"{PCI_DEVICE}/subsystem_device": "0x2015\n",
-        f"{PCI_DEVICE}/class": "0x030000\n",
-        f"{PCI_DEVICE}/revision": "0x07\n",
-        f"{PCI_DEVICE}/uevent": (f"DRIVER=i915\nPCI_CLASS=30000\nPCI_ID={vendor:04X}:{device:04X}\n"
-                                 f"PCI_SUBSYS_ID={vendor:04X}:2015\nPCI_SLOT_NAME={PCI_SLOT}\n"
-                                 f"MODALIAS=pci:v{vendor:08X}d{device:08X}sv{vendor:08X}"
-                                 "sd00002015bc03sc00i00\n"),
-        f"{PCI_DEVICE}/driver": ("../../../bus/pci/drivers/i915",),
-        "/sys/bus/pci/drivers/i915/module": ("../../../../module/i915",),
-        "/sys/module/i915/initstate": "live\n",
-        "/sys/module/i915/parameters/reset": "2\n",
-        "/sys/module/i915/parameters/enable_guc": "0\n",
-        # debugfs (a whole shadowed mount point: IGT mounts debugfs itself when it finds
-        # none, which must not happen to the host)
-        "/sys/kernel/debug/dri/0/i915_gem_drop_caches": "0x000001ff\n",
-        "/sys/kernel/debug/dri/0/i915_params/reset": "2\n",
-    }
-    spec.update(_minor_files("card0", 0))
-    spec.update(_minor_files("renderD128", 128))
-    return spec
+def _merge_host_entries(root: str, vdir: str) -> None:
+    """A placeholder for each entry of the host's ``vdir`` that the shadow does not define:
+    a host symbolic link is copied (same target, so ``readlink`` and a walk through it answer
+    as on the host), anything else becomes a link to the host's absolute path (listed as
+    DT_LNK; opened by name it is the host's own, see devices.py)."""
+    try:
+        names = os.listdir(vdir)
+    except OSError:
+        return                                  # no such host directory: only ours
+    sdir = root + vdir
+    for name in names:
+        spath = os.path.join(sdir, name)
+        if os.path.lexists(spath):
+            continue
+        host = os.path.join(vdir, name)
+        try:
+            target = os.readlink(host)
+        except OSError:
+            target = host
+        os.symlink(target, spath)
 
 
 class Shadow:
     """The tree on disk and the translation between virtual and shadow paths."""
 
-    def __init__(self) -> None:
+    def __init__(self, platform: Platform = DEFAULT_PLATFORM) -> None:
         self.root = os.path.realpath(tempfile.mkdtemp(prefix="softgem-shadow-"))
         self._root_b = os.fsencode(self.root)
         self.roots = tuple(os.fsencode(r) for r in _ROOTS)
-        for vpath, content in _layout().items():
-            spath = self.root + vpath
-            os.makedirs(os.path.dirname(spath), exist_ok=True)
-            if isinstance(content, tuple):
-                os.symlink(content[0], spath)
-            else:
-                with open(spath, "w") as f:
-                    f.write(content)
+        self.merged = frozenset(os.fsencode(d) for d in MERGED_DIRS)
+        try:
+            for vpath, content in sysfs_layout(platform).items():
+                spath = self.root + vpath
+                os.makedirs(os.path.dirname(spath), exist_ok=True)
+                if isinstance(content, tuple):
+                    os.symlink(content[0], spath)
+                else:
+                    with open(spath, "wb") as f:
+                        f.write(content.encode() if isinstance(content, str) else content)
+                    if read_only(vpath):
+                        os.chmod(spath, 0o444)
+            for vdir in MERGED_DIRS:
+                os.makedirs(self.root + vdir, exist_ok=True)
+                _merge_host_entries(self.root, vdir)
+        except BaseException:
+            self.destroy()
+            raise
         self.devices = {os.fsencode(self.root + v): m for v, m in DEVICE_NODES.items()}
 
     def covers(self, vpath: bytes) -> bool:
-        """Whether the absolute, normalised virtual path lies in a shadowed root."""
+        """Whether the absolute, normalised virtual path lies in a shadowed root or is a
+        merged directory."""
+        if vpath in self.merged:
+            return True
         for root in self.roots:
             if vpath.startswith(root) and (len(vpath) == len(root) or vpath[len(root)] == 47):
                 return True

@@ -49,7 +49,7 @@ FILTER_ALWAYS = tuple(NR[name] for name in (
     # paths and fds (devices.py, fsinfo.py)
     "open", "openat", "openat2", "stat", "lstat", "fstat", "newfstatat", "statx",
     "access", "faccessat", "faccessat2", "readlink", "readlinkat",
-    "getxattr", "lgetxattr", "listxattr", "llistxattr",
+    "getxattr", "lgetxattr", "listxattr", "llistxattr", "statfs", "fstatfs",
     # address space and processes (mmcalls.py)
     "munmap", "mremap", "mprotect", "pkey_mprotect", "brk",
     "fork", "clone3", "execve", "execveat", "exit_group"))
