@@ -9,6 +9,7 @@ from __future__ import annotations
 from .device import GemDevice, GpuHooks
 from .faults import FaultPoints
 from .file import DrmFile
+from .master import MasterState
 from .object import GemObject
 from .ops import BackingOps, ObjectFlags
 from .pages import Segment, SgTable
@@ -23,6 +24,7 @@ __all__ = [
     "GemDevice",
     "GemObject",
     "GpuHooks",
+    "MasterState",
     "ObjectFlags",
     "Platform",
     "Reservation",

@@ -17,6 +17,7 @@ from .platform import DEFAULT_PLATFORM, Platform
 
 if TYPE_CHECKING:
     from .file import DrmFile
+    from .mman_legacy import ShmemFilp
     from .object import GemObject
 
 __all__ = ["GemDevice", "GpuHooks"]
@@ -43,7 +44,10 @@ class GpuHooks(Protocol):
 class GemDevice:
     def __init__(self, phys: PhysMem, *, rng: random.Random | None = None,
                  platform: Platform | None = None) -> None:
+        from .aperture import GgttAperture
+        from .master import MasterState
         from .offsets import OffsetManager
+        from .shrinker import ShrinkLists
 
         self.phys = phys
         self.rng = rng or random.Random(0)
@@ -60,6 +64,12 @@ class GemDevice:
         self.files: list[DrmFile] = []
         self.design: Any = None   # userptr design mode (later issues); None = v6.8+
         self.faults = FaultPoints()
+        # Per-device state of other modules, here so that a dropped device frees it all.
+        self.aperture = GgttAperture(self)
+        self.shrink_lists = ShrinkLists()
+        self.master_state = MasterState()
+        self.shmem_filps: dict[int, ShmemFilp] = {}   # legacy GEM_MMAP files (mman_legacy)
+        self.shmem_filps_lock = SpinLock("gem.shmem_filps")
 
     # -- files -------------------------------------------------------------------------------
     def open(self, minor: int) -> DrmFile:
