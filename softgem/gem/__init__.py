@@ -6,7 +6,7 @@ layer above decodes the ioctl structs.
 
 from __future__ import annotations
 
-from .device import GemDevice, GpuHooks
+from .device import GemDevice, GemStatistics, GpuHooks
 from .faults import FaultPoints
 from .file import DrmFile
 from .master import MasterState
@@ -23,6 +23,7 @@ __all__ = [
     "FaultPoints",
     "GemDevice",
     "GemObject",
+    "GemStatistics",
     "GpuHooks",
     "MasterState",
     "ObjectFlags",

@@ -7,6 +7,7 @@ ioctl structs; the uAPI layer decodes arguments and calls the functions of this 
 from __future__ import annotations
 
 import random
+from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 from ..errors import ENOENT
@@ -20,7 +21,7 @@ if TYPE_CHECKING:
     from .mman_legacy import ShmemFilp
     from .object import GemObject
 
-__all__ = ["GemDevice", "GpuHooks"]
+__all__ = ["GemDevice", "GemStatistics", "GpuHooks"]
 
 
 class GpuHooks(Protocol):
@@ -39,6 +40,17 @@ class GpuHooks(Protocol):
 
     def ggtt_pinned_size(self) -> int:
         """Bytes of the GGTT pinned (GET_APERTURE subtracts them)."""
+
+
+@dataclass(frozen=True, slots=True)
+class GemStatistics:
+    """What a device holds now (a snapshot; everything but ``files`` is a leak counter)."""
+
+    objects: int
+    handles: int
+    offset_nodes: int
+    gpu_bindings: int
+    files: int
 
 
 class GemDevice:
@@ -141,13 +153,17 @@ class GemDevice:
         revoke_mmap_offsets(obj, file)
 
     # -- accounting --------------------------------------------------------------------------
-    def counters(self) -> dict[str, int]:
+    def statistics(self) -> GemStatistics:
         with self._count_lock:
             files = list(self.files)
-        return {
-            "objects": self.nr_objects,
-            "handles": sum(f.nr_handles() for f in files),
-            "offset_nodes": self.offsets.nr_nodes(),
-            "gpu_bindings": self.gpu.nr_bindings() if self.gpu is not None else 0,
-            "files": len(files),
-        }
+        return GemStatistics(
+            objects=self.nr_objects,
+            handles=sum(f.nr_handles() for f in files),
+            offset_nodes=self.offsets.nr_nodes(),
+            gpu_bindings=self.gpu.nr_bindings() if self.gpu is not None else 0,
+            files=len(files),
+        )
+
+    def counters(self) -> dict[str, int]:
+        """:meth:`statistics` as a dict (host mode's leak report)."""
+        return asdict(self.statistics())

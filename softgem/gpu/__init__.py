@@ -28,7 +28,7 @@ from .file_priv import (
     vm_destroy,
 )
 from .ggtt import Ggtt
-from .gpu import DEFAULT_HANG_TIMEOUT, Gpu, attach
+from .gpu import DEFAULT_HANG_TIMEOUT, Gpu, GpuStatistics, attach
 from .ppgtt import Ppgtt
 from .vm import SCRATCH, AddressSpace, Run
 from .vma import (
@@ -65,6 +65,7 @@ __all__ = [
     "DrmMMNode",
     "Ggtt",
     "Gpu",
+    "GpuStatistics",
     "GpuFile",
     "GpuVma",
     "Ppgtt",

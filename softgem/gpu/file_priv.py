@@ -145,7 +145,7 @@ def context_create(gpu: Gpu, file: DrmFile, flags: int = 0, extensions: int = 0,
     """
     if flags & _CREATE_FLAGS_UNKNOWN:
         raise EINVAL(f"unknown context create flags {flags:#x}")
-    if getattr(gpu, "wedged", False):
+    if gpu.wedged:
         raise EIO("the GPU is terminally wedged")
     fpriv = file_state(gpu, file)
     if fpriv.banned():

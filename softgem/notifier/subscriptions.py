@@ -70,6 +70,7 @@ never return the seq of a collision that is still in progress.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 from .. import trace
@@ -84,7 +85,7 @@ if TYPE_CHECKING:
     from .interval import MmuIntervalNotifier
     from .mmu_notifier import MmuNotifier
 
-__all__ = ["MmuNotifierSubscriptions", "NotifierMm", "subscriptions_of", "install_locked"]
+__all__ = ["MmuNotifierSubscriptions", "NotifierMm", "SubscriptionStatistics", "subscriptions_of", "install_locked"]
 
 # A pseudo-lock, as the kernel's __mmu_notifier_invalidate_range_start_map: held around the
 # callbacks, taken and dropped by the sleepers, so lockdep learns "a lock the read side
@@ -104,6 +105,21 @@ def map_might_wait() -> None:
     """Tell lockdep the caller may wait for a running invalidation (read_begin, remove)."""
     if lockdep.enabled:
         RANGE_START_MAP.might_wait()
+
+
+@dataclass(frozen=True, slots=True)
+class SubscriptionStatistics:
+    """What is registered on one address space (a snapshot; leak tests read it)."""
+
+    interval_notifiers: int     # counting deferred inserts, minus deferred removes
+    notifiers: int              # whole-mm notifiers
+    invalidate_seq: int
+    active_invalidations: int   # ranges between start and end
+
+    @property
+    def registrations(self) -> int:
+        """Everything still registered (zero after a clean exit)."""
+        return self.interval_notifiers + self.notifiers
 
 
 class MmuNotifierSubscriptions:
@@ -127,6 +143,11 @@ class MmuNotifierSubscriptions:
         self._nr_intervals = 0
 
     # -- counters (leak tests) -------------------------------------------------------------
+    def statistics(self) -> SubscriptionStatistics:
+        with self.lock:
+            return SubscriptionStatistics(self._nr_intervals, len(self.hlist),
+                                          self.invalidate_seq, self.active)
+
     def nr_intervals(self) -> int:
         """Registered interval notifiers, counting deferred inserts, minus deferred removes."""
         return self._nr_intervals
