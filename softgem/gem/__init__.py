@@ -8,18 +8,23 @@ from __future__ import annotations
 
 from .device import GemDevice, GemStatistics, GpuHooks
 from .faults import FaultPoints
-from .file import DrmFile
+from .file import RENDER_MINOR_BASE, DrmFile
 from .master import MasterState
+from .mman import DrmMappable, revoke_all_gtt_mmaps
 from .object import GemObject
 from .ops import BackingOps, ObjectFlags
 from .pages import Segment, SgTable
 from .platform import DEFAULT_PLATFORM, Platform
 from .resv import Reservation, Usage
+from .shmem import shmem_create
+from .userptr import is_userptr, submit_done, submit_init, userptr_create
 
 __all__ = [
     "DEFAULT_PLATFORM",
+    "RENDER_MINOR_BASE",
     "BackingOps",
     "DrmFile",
+    "DrmMappable",
     "FaultPoints",
     "GemDevice",
     "GemObject",
@@ -32,4 +37,10 @@ __all__ = [
     "Segment",
     "SgTable",
     "Usage",
+    "is_userptr",
+    "revoke_all_gtt_mmaps",
+    "shmem_create",
+    "submit_done",
+    "submit_init",
+    "userptr_create",
 ]

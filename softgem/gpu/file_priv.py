@@ -26,7 +26,7 @@ from ..sync import Mutex
 from .context import I915_CLIENT_SCORE_BANNED, Context, UserMemory
 
 if TYPE_CHECKING:
-    from ..gem.file import DrmFile
+    from ..gem import DrmFile
     from .gpu import Gpu
     from .vm import AddressSpace
 

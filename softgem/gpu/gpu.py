@@ -31,9 +31,7 @@ from .ggtt import Ggtt
 from .vma import object_locked
 
 if TYPE_CHECKING:
-    from ..gem.device import GemDevice
-    from ..gem.file import DrmFile
-    from ..gem.object import GemObject
+    from ..gem import DrmFile, GemDevice, GemObject
     from .vm import AddressSpace
     from .vma import GpuVma
 

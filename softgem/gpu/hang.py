@@ -108,7 +108,7 @@ def reset(engine: Engine, rq: Request, hang: GpuHang) -> None:
     if banned:
         for other in list(gpu.engines.values()):
             other.cancel_context(rq.ctx, errno.EIO)
-    from ..gem.mman import revoke_all_gtt_mmaps
+    from ..gem import revoke_all_gtt_mmaps
 
     revoke_all_gtt_mmaps(gpu.dev)
     if trace.enabled:

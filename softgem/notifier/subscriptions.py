@@ -75,7 +75,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from .. import trace
 from ..errors import EAGAIN, SimBug
-from ..mm.notify import NotifierRange, NotifyEvent
+from ..mm import NotifierRange, NotifyEvent
 from ..sync import LockdepMap, RwSem, SpinLock, WaitQueue, lockdep
 from .hlist import hlist_invalidate_end, hlist_invalidate_range_start, hlist_release
 from .interval_tree import IntervalTree

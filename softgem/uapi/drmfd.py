@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from ..gem.file import RENDER_MINOR_BASE
+from ..gem import RENDER_MINOR_BASE
 from ..sync import Kref
 from .handlers_auth import master_open, master_release
 from .table import Task, dispatch
@@ -49,7 +49,7 @@ class DrmFd:
 
     def mmap_file(self) -> Any:
         """What ``mmap(fd, offset)`` maps: the device's mmap-offset space seen by this file."""
-        from ..gem.mman import DrmMappable
+        from ..gem import DrmMappable
 
         return DrmMappable(self.dev, self.file)
 

@@ -1,4 +1,4 @@
-"""softgem.gpu exports helper A's public names from its front door."""
+"""softgem.gpu exports its public names from its front door."""
 
 from __future__ import annotations
 
