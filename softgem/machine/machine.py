@@ -20,7 +20,7 @@ from ..mm import Mm, PhysMem
 from ..notifier import MmuNotifierSubscriptions
 from ..sync import FENCE_MAP, Mutex, lockdep
 from ..units import PAGE_SIZE
-from .files import FdTable, OpenFile
+from .files import FMODE_READ, FMODE_WRITE, FdTable, OpenFile, open_fmode
 from .process import Process
 
 __all__ = ["Machine", "Counters", "DEVICE_PATHS", "LOCK_ORDER"]
@@ -89,7 +89,9 @@ class Machine:
             raise ENOENT(path)
         from ..uapi import DrmFd
 
-        fd_file: OpenFile = DrmFd(self.device, minor)
+        fmode = open_fmode(flags)
+        fd_file: OpenFile = DrmFd(self.device, minor, readable=bool(fmode & FMODE_READ),
+                                  writable=bool(fmode & FMODE_WRITE))
         return fd_file
 
     # -- processes -----------------------------------------------------------------------
