@@ -91,7 +91,9 @@ __all__ = ["MmuNotifierSubscriptions", "NotifierMm", "SubscriptionStatistics", "
 # callbacks, taken and dropped by the sleepers, so lockdep learns "a lock the read side
 # holds while sleeping must never be taken by a callback".
 RANGE_START_MAP = LockdepMap("notifier.invalidate_range_start_map")
-_ULONG_END = 1 << 64
+# mn_itree_release's range is [0, ULONG_MAX): an interval on the very last byte of the address
+# space (possible: insert checks only that start + length - 1 does not wrap) is not released.
+_ULONG_MAX = (1 << 64) - 1
 
 
 class NotifierMm(Protocol):
@@ -213,7 +215,7 @@ class MmuNotifierSubscriptions:
         """``exit_mmap``: every interval sees a RELEASE over everything, then whole-mm
         notifiers get ``release`` and leave the list."""
         if self.has_itree:
-            rng = NotifierRange(mm, 0, _ULONG_END, NotifyEvent.RELEASE)
+            rng = NotifierRange(mm, 0, _ULONG_MAX, NotifyEvent.RELEASE)
             self._itree_invalidate(rng)
             self._itree_inv_end(rng)
         if self.hlist:
