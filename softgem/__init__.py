@@ -21,9 +21,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from .errors import KernelError, Segfault, Sigbus, SimBug
+from .errors import KernelError, OomKilled, Segfault, Sigbus, SimBug
 
-__all__ = ["KernelError", "Machine", "Process", "Segfault", "Sigbus", "SimBug", "__version__"]
+__all__ = ["KernelError", "Machine", "OomKilled", "Process", "Segfault", "Sigbus", "SimBug", "__version__"]
 __version__ = "0.1.0"
 
 

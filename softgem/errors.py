@@ -9,7 +9,10 @@ Two things are deliberately *not* kernel errors:
 * :class:`SimBug` -- a broken internal invariant (a use after free, a negative refcount,
   an unlock by a non-owner).  It is never mapped to an errno: it is a bug in softgem.
 * :class:`Segfault` -- a CPU load/store by the simulated program that hit an unmapped or
-  protected address.  The real kernel would deliver SIGSEGV; the simulated process raises it.
+  protected address.  The real kernel would deliver SIGSEGV; the simulated process raises it (:class:`Sigbus`
+  for a fault handler's SIGBUS).
+* :class:`OomKilled` -- a CPU load/store whose page fault ran out of memory: the OOM killer
+  killed the simulated process (SIGKILL), which has exited when this is raised.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ __all__ = [
     "SimBug",
     "Segfault",
     "Sigbus",
+    "OomKilled",
     "error_for",
     "to_oserror",
 ]
@@ -62,6 +66,23 @@ class Segfault(Exception):
 
 class Sigbus(Segfault):
     """A CPU access whose fault handler failed (SIGBUS, e.g. an object that lost its pages)."""
+
+
+class OomKilled(Exception):
+    """A CPU access whose page fault ran out of memory (VM_FAULT_OOM from a user fault).
+
+    The kernel's OOM killer then kills a task with SIGKILL; the model kills the faulting
+    process (it does not rank tasks by badness).  Raised after the process has exited, with
+    ``exit_status`` 128 + SIGKILL; the store or load did not complete.
+    """
+
+    def __init__(self, addr: int, write: bool = False, reason: str = "") -> None:
+        kind = "write" if write else "read"
+        super().__init__(f"killed by the OOM killer: {kind} fault at {addr:#x}"
+                         + (f" ({reason})" if reason else ""))
+        self.addr = addr
+        self.write = write
+        self.reason = reason
 
 
 _BY_ERRNO: dict[int, type[KernelError]] = {}

@@ -30,16 +30,18 @@ import random
 
 import numpy as np
 
-from ..gem.object import GemObject
-from ..gem.shmem import shmem_create
-from ..gem.userptr import submit_init, userptr_create
-from ..gpu.blitter import xy_src_copy_blt
-from ..gpu.engine import ENGINE_CLASS_COPY, setup_engines
-from ..gpu.gpu import attach
-from ..gpu.mi import MI_BATCH_BUFFER_END
-from ..gpu.ppgtt import Ppgtt
-from ..gpu.request import Request
-from ..gpu.vma import PIN_USER, GpuVma
+from ..gem import GemObject, shmem_create, submit_init, userptr_create
+from ..gpu import (
+    ENGINE_CLASS_COPY,
+    MI_BATCH_BUFFER_END,
+    PIN_USER,
+    GpuVma,
+    Ppgtt,
+    Request,
+    attach,
+    setup_engines,
+    xy_src_copy_blt,
+)
 from ..machine import Machine
 from ..posix import MAP_ANONYMOUS, MAP_PRIVATE, PROT_READ, PROT_WRITE
 from ..units import PAGE_SHIFT, PAGE_SIZE

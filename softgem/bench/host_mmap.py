@@ -18,8 +18,7 @@ import statistics
 import subprocess
 import tempfile
 
-from ..host import Supervisor
-from ..host.core import CoreBackend
+from ..host import CoreBackend, Supervisor
 from .runner import BenchResult
 
 __all__ = ["bench_host_mmap"]

@@ -38,8 +38,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from ..mm import Mm, PhysMem
-from ..mm.notify import NotifierRange, NotifyEvent
+from ..mm import Mm, NotifierRange, NotifyEvent, PhysMem
 from ..notifier import (
     MmuIntervalNotifier,
     mmu_interval_notifier_insert,

@@ -25,9 +25,7 @@ import numpy as np
 from rich.table import Table
 
 from .. import igt, trace, uapi
-from ..gpu import attach
-from ..gpu.blitter import xy_src_copy_blt
-from ..gpu.mi import MI_BATCH_BUFFER_END, MI_NOOP
+from ..gpu import MI_BATCH_BUFFER_END, MI_NOOP, attach, xy_src_copy_blt
 from ..posix import MAP_ANONYMOUS, MAP_FIXED, MAP_PRIVATE, PROT_READ, PROT_WRITE
 
 if TYPE_CHECKING:

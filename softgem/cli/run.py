@@ -5,8 +5,7 @@ from __future__ import annotations
 import sys
 
 from .. import trace
-from ..host import HostUnsupported, run
-from ..host.core import CoreBackend
+from ..host import CoreBackend, HostUnsupported, run
 
 __all__ = ["run_program"]
 

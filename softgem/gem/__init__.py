@@ -6,27 +6,33 @@ layer above decodes the ioctl structs.
 
 from __future__ import annotations
 
-from .device import GemDevice, GpuHooks, StoreMirror
+from .device import GemDevice, GemStatistics, GpuHooks, StoreMirror
 from .faults import FaultPoints
-from .file import DrmFile
-from .mman import MmapOffset, gem_mmap_lookup
+from .file import RENDER_MINOR_BASE, DrmFile
+from .master import MasterState
+from .mman import DrmMappable, MmapOffset, gem_mmap_lookup, revoke_all_gtt_mmaps
 from .mman_legacy import ShmemFilp
 from .object import GemObject
 from .ops import BackingOps, ObjectFlags
 from .pages import Segment, SgTable
 from .platform import DEFAULT_PLATFORM, Platform
 from .resv import Reservation, Usage
-from .shmem import is_shmem
+from .shmem import is_shmem, shmem_create
+from .userptr import is_userptr, submit_done, submit_init, userptr_create
 
 __all__ = [
     "DEFAULT_PLATFORM",
+    "RENDER_MINOR_BASE",
     "BackingOps",
     "DrmFile",
+    "DrmMappable",
     "FaultPoints",
     "GemDevice",
     "GemObject",
+    "GemStatistics",
     "GpuHooks",
     "MmapOffset",
+    "MasterState",
     "ObjectFlags",
     "Platform",
     "Reservation",
@@ -37,4 +43,10 @@ __all__ = [
     "Usage",
     "gem_mmap_lookup",
     "is_shmem",
+    "is_userptr",
+    "revoke_all_gtt_mmaps",
+    "shmem_create",
+    "submit_done",
+    "submit_init",
+    "userptr_create",
 ]

@@ -45,7 +45,6 @@ guards the bindings, the fences and every object's ``userfault_count``.  Revocat
 from __future__ import annotations
 
 import errno
-import weakref
 from collections import OrderedDict
 from typing import TYPE_CHECKING
 
@@ -293,20 +292,6 @@ class GgttAperture:
             return sum(1 for f in self.fences if f.binding is not None)
 
 
-_apertures: weakref.WeakKeyDictionary[GemDevice, GgttAperture] = weakref.WeakKeyDictionary()
-_apertures_lock = Mutex("ggtt.aperture_registry")
-
-
 def aperture_of(dev: GemDevice) -> GgttAperture:
-    """The device's aperture, created on first use.
-
-    Kept beside the device rather than on it until the GPU layer owns the GGTT.
-    """
-    ap = _apertures.get(dev)
-    if ap is None:
-        with _apertures_lock:
-            ap = _apertures.get(dev)
-            if ap is None:
-                ap = GgttAperture(dev)
-                _apertures[dev] = ap
-    return ap
+    """The device's aperture (``GemDevice.aperture``)."""
+    return dev.aperture

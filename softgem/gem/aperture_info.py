@@ -20,9 +20,5 @@ __all__ = ["get_aperture"]
 def get_aperture(dev: GemDevice) -> tuple[int, int]:
     """I915_GEM_GET_APERTURE: ``(aper_size, aper_available_size)`` in bytes; never fails."""
     total = dev.platform.ggtt_size
-    pinned = 0
-    gpu = dev.gpu
-    pinned_size = getattr(gpu, "ggtt_pinned_size", None) if gpu is not None else None
-    if pinned_size is not None:
-        pinned = int(pinned_size())
+    pinned = dev.gpu.ggtt_pinned_size() if dev.gpu is not None else 0
     return total, total - pinned

@@ -215,10 +215,9 @@ def gem_create_ext(dev: GemDevice, file: DrmFile, size: int, flags: int, extensi
 def set_pat_index(obj: GemObject, pat_index: int) -> None:
     """Record a user-chosen PAT index: SET/GET_CACHING refuse such an object (EOPNOTSUPP)."""
     obj.cache_level = _PAT_CACHING[pat_index]
-    # Interim: GemObject has no pat fields yet (asked of the lead); read with pat_set_by_user().
     obj.pat_index = pat_index
     obj.pat_set_by_user = True
 
 
 def pat_set_by_user(obj: GemObject) -> bool:
-    return bool(getattr(obj, "pat_set_by_user", False))
+    return obj.pat_set_by_user

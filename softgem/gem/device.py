@@ -7,6 +7,7 @@ ioctl structs; the uAPI layer decodes arguments and calls the functions of this 
 from __future__ import annotations
 
 import random
+from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 from ..errors import ENOENT
@@ -17,9 +18,10 @@ from .platform import DEFAULT_PLATFORM, Platform
 
 if TYPE_CHECKING:
     from .file import DrmFile
+    from .mman_legacy import ShmemFilp
     from .object import GemObject
 
-__all__ = ["GemDevice", "GpuHooks", "StoreMirror"]
+__all__ = ["GemDevice", "GemStatistics", "GpuHooks", "StoreMirror"]
 
 
 class StoreMirror(Protocol):
@@ -48,10 +50,24 @@ class GpuHooks(Protocol):
         """Bytes of the GGTT pinned (GET_APERTURE subtracts them)."""
 
 
+@dataclass(frozen=True, slots=True)
+class GemStatistics:
+    """What a device holds now (a snapshot; everything but ``files`` is a leak counter)."""
+
+    objects: int
+    handles: int
+    offset_nodes: int
+    gpu_bindings: int
+    files: int
+
+
 class GemDevice:
     def __init__(self, phys: PhysMem, *, rng: random.Random | None = None,
                  platform: Platform | None = None) -> None:
+        from .aperture import GgttAperture
+        from .master import MasterState
         from .offsets import OffsetManager
+        from .shrinker import ShrinkLists
 
         self.phys = phys
         self.rng = rng or random.Random(0)
@@ -69,6 +85,12 @@ class GemDevice:
         self.files: list[DrmFile] = []
         self.design: Any = None   # userptr design mode (later issues); None = v6.8+
         self.faults = FaultPoints()
+        # Per-device state of other modules, here so that a dropped device frees it all.
+        self.aperture = GgttAperture(self)
+        self.shrink_lists = ShrinkLists()
+        self.master_state = MasterState()
+        self.shmem_filps: dict[int, ShmemFilp] = {}   # legacy GEM_MMAP files (mman_legacy)
+        self.shmem_filps_lock = SpinLock("gem.shmem_filps")
 
     # -- files -------------------------------------------------------------------------------
     def open(self, minor: int) -> DrmFile:
@@ -140,13 +162,17 @@ class GemDevice:
         revoke_mmap_offsets(obj, file)
 
     # -- accounting --------------------------------------------------------------------------
-    def counters(self) -> dict[str, int]:
+    def statistics(self) -> GemStatistics:
         with self._count_lock:
             files = list(self.files)
-        return {
-            "objects": self.nr_objects,
-            "handles": sum(f.nr_handles() for f in files),
-            "offset_nodes": self.offsets.nr_nodes(),
-            "gpu_bindings": self.gpu.nr_bindings() if self.gpu is not None else 0,
-            "files": len(files),
-        }
+        return GemStatistics(
+            objects=self.nr_objects,
+            handles=sum(f.nr_handles() for f in files),
+            offset_nodes=self.offsets.nr_nodes(),
+            gpu_bindings=self.gpu.nr_bindings() if self.gpu is not None else 0,
+            files=len(files),
+        )
+
+    def counters(self) -> dict[str, int]:
+        """:meth:`statistics` as a dict (host mode's leak report)."""
+        return asdict(self.statistics())

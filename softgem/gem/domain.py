@@ -198,7 +198,7 @@ def _level(dev: GemDevice, caching: int) -> int:
         return CACHING_CACHED
     if caching == I915_CACHING_DISPLAY:
         # Write-through exists only with eDRAM (HAS_WT); gen9 GT2 has none: uncached.
-        return I915_CACHING_DISPLAY if getattr(plat, "has_wt", False) else CACHING_NONE
+        return I915_CACHING_DISPLAY if plat.has_wt else CACHING_NONE
     raise EINVAL(f"caching mode {caching}")
 
 

@@ -246,14 +246,19 @@ GTT_VM_OPS = GttVmOps()
 
 class DrmMappable:
     """What an open DRM fd hands to ``mm.mmap``: the shared GEM address space plus
-    ``f_op->mmap``.  The machine layer builds one per mmap call (it is stateless)."""
+    ``f_op->mmap``, and the open mode of the fd (``do_mmap`` refuses a writable shared
+    mapping of a file not open for writing, and takes VM_MAYWRITE away from a read-only one,
+    so a later mprotect to write fails too).  The machine layer builds one per mmap call."""
 
-    __slots__ = ("dev", "file", "mapping")
+    __slots__ = ("dev", "file", "mapping", "readable", "writable")
 
-    def __init__(self, dev: GemDevice, file: DrmFile) -> None:
+    def __init__(self, dev: GemDevice, file: DrmFile, *, readable: bool = True,
+                 writable: bool = True) -> None:
         self.dev = dev
         self.file = file
         self.mapping: FileMapping = dev.mapping
+        self.readable = readable
+        self.writable = writable
 
     def mmap(self, vma: Vma) -> None:
         gem_mmap(self.dev, self.file, vma)

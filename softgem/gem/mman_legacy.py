@@ -27,7 +27,6 @@ from typing import TYPE_CHECKING, Protocol
 from ..errors import EINVAL, ENODEV, ENXIO, EOPNOTSUPP, KernelError
 from ..mm import VM_WRITE, FileMapping, MappableFile, Vma, VmFault
 from ..posix import MAP_SHARED, PROT_READ, PROT_WRITE
-from ..sync import SpinLock
 from ..units import PAGE_MASK, PAGE_SHIFT, PAGE_SIZE, page_align
 from .mman_fault import error_to_vm_fault
 from .ops import ObjectFlags
@@ -100,28 +99,29 @@ class ShmemFilp:
         vma.private = self.obj.get()
 
 
-_filps: dict[int, ShmemFilp] = {}
-_filps_lock = SpinLock("gem.shmem_filps")
-
-
+# The files live on the device (``GemDevice.shmem_filps``, keyed by object id, under
+# ``shmem_filps_lock``): object ids restart on every device.
 def _filp(obj: GemObject) -> ShmemFilp:
-    with _filps_lock:
-        filp = _filps.get(obj.id)
+    dev = obj.dev
+    with dev.shmem_filps_lock:
+        filp = dev.shmem_filps.get(obj.id)
         if filp is None:
-            filp = _filps[obj.id] = ShmemFilp(obj)
+            filp = dev.shmem_filps[obj.id] = ShmemFilp(obj)
         return filp
 
 
 def forget_filp(obj: GemObject) -> None:
     """The object is freed: drop its file (no VMA can map it any more)."""
-    with _filps_lock:
-        _filps.pop(obj.id, None)
+    dev = obj.dev
+    with dev.shmem_filps_lock:
+        dev.shmem_filps.pop(obj.id, None)
 
 
 def release_legacy_mmaps(obj: GemObject) -> None:
     """Zap every legacy mapping of ``obj`` (its shmem store is being truncated)."""
-    with _filps_lock:
-        filp = _filps.get(obj.id)
+    dev = obj.dev
+    with dev.shmem_filps_lock:
+        filp = dev.shmem_filps.get(obj.id)
     if filp is not None:
         filp.mapping.unmap_mapping_range(0, None)
 

@@ -21,6 +21,7 @@ class Platform:
     is_dgfx: bool = False
     has_llc: bool = True
     has_snoop: bool = True
+    has_wt: bool = False                 # write-through caching (HAS_WT: eDRAM parts only)
     has_read_only_ptes: bool = True      # vm->has_read_only on the default address space
     has_aperture: bool = True            # GTT mmaps go through the mappable aperture
     pat_enabled: bool = True             # WC and UC CPU mappings

@@ -35,7 +35,6 @@ order the ioctls do not.
 
 from __future__ import annotations
 
-import weakref
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -50,11 +49,14 @@ if TYPE_CHECKING:
     from .file import DrmFile
     from .object import GemObject
 
-__all__ = ["madvise", "shrink", "shrink_all", "track", "truncate", "untrack", "nr_tracked"]
+__all__ = ["ShrinkLists", "madvise", "shrink", "shrink_all", "track", "truncate", "untrack", "nr_tracked"]
 
 
-class _Lists:
-    """The shrinkable objects of one device that currently have pages, oldest first."""
+class ShrinkLists:
+    """The shrinkable objects of one device that currently have pages, oldest first.
+
+    One per device (``GemDevice.shrink_lists``), so a dropped device takes its lists along.
+    """
 
     __slots__ = ("lock", "objects")
 
@@ -63,19 +65,8 @@ class _Lists:
         self.objects: dict[int, GemObject] = {}   # obj.id -> obj, insertion = LRU order
 
 
-_registry: weakref.WeakKeyDictionary[GemDevice, _Lists] = weakref.WeakKeyDictionary()
-_registry_lock = SpinLock("gem.shrinker_registry")
-
-
-def _lists(dev: GemDevice) -> _Lists:
-    lists = _registry.get(dev)
-    if lists is not None:
-        return lists
-    with _registry_lock:
-        lists = _registry.get(dev)
-        if lists is None:
-            lists = _registry[dev] = _Lists()
-        return lists
+def _lists(dev: GemDevice) -> ShrinkLists:
+    return dev.shrink_lists
 
 
 def track(obj: GemObject) -> None:

@@ -28,7 +28,7 @@ from .file_priv import (
     vm_destroy,
 )
 from .ggtt import Ggtt
-from .gpu import DEFAULT_HANG_TIMEOUT, Gpu, attach
+from .gpu import DEFAULT_HANG_TIMEOUT, Gpu, GpuStatistics, attach
 from .ppgtt import Ppgtt
 from .vm import SCRATCH, AddressSpace, Run
 from .vma import (
@@ -65,6 +65,7 @@ __all__ = [
     "DrmMMNode",
     "Ggtt",
     "Gpu",
+    "GpuStatistics",
     "GpuFile",
     "GpuVma",
     "Ppgtt",
@@ -86,8 +87,12 @@ __all__ = [
     "Execbuf",
     "Request",
     "SyncFile",
+    "ENGINE_CLASS_COPY",
+    "MI_BATCH_BUFFER_END",
+    "MI_NOOP",
     "execbuffer2",
     "execbuffer2_ioctl",
+    "xy_src_copy_blt",
     "setup_engines",
     "sync_file_create",
     "sync_file_get_fence",
@@ -95,8 +100,11 @@ __all__ = [
 ]
 
 # Requests, engines, execbuf and sync_file build on the names above; imported last.
+from .blitter import xy_src_copy_blt
+from .cmdparser import ENGINE_CLASS_COPY
 from .engine import Engine, setup_engines
 from .execbuf import Execbuf, execbuffer2, execbuffer2_ioctl
 from .execbuf_args import ExecArgs, ExecObject
+from .mi import MI_BATCH_BUFFER_END, MI_NOOP
 from .request import Request
 from .sync_file import SyncFile, sync_file_create, sync_file_get_fence, sync_file_merge

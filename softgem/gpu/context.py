@@ -34,7 +34,7 @@ from ..errors import EFAULT, EINVAL, ENODEV, ENOENT, EPERM
 from ..sync import Mutex
 
 if TYPE_CHECKING:
-    from ..gem.file import DrmFile
+    from ..gem import DrmFile
     from .file_priv import GpuFile
     from .gpu import Gpu
     from .vm import AddressSpace

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import errno
 import itertools
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .. import trace
 from ..errors import SimBug
@@ -41,6 +41,9 @@ from . import cmdparser, hang
 from .cmdparser import ENGINE_CLASS_COPY, ENGINE_CLASS_RENDER, CsState
 from .request import CREATED, RUNNING, Request, fatal_error
 
+if TYPE_CHECKING:
+    from .gpu import Gpu
+
 __all__ = ["ENGINE_CLASS_COPY", "ENGINE_CLASS_RENDER", "ENGINE_CLASS_VIDEO",
            "ENGINE_CLASS_VIDEO_ENHANCE", "Engine", "setup_engines"]
 
@@ -53,10 +56,8 @@ GEN9_ENGINES = (("rcs0", ENGINE_CLASS_RENDER, 0), ("bcs0", ENGINE_CLASS_COPY, 0)
                 ("vcs0", ENGINE_CLASS_VIDEO, 0), ("vecs0", ENGINE_CLASS_VIDEO_ENHANCE, 0))
 
 
-def setup_engines(gpu: Any) -> dict[tuple[int, int], Engine]:
+def setup_engines(gpu: Gpu) -> dict[tuple[int, int], Engine]:
     """Create the platform's engines and register them in ``gpu.engines``."""
-    if not hasattr(gpu, "engines"):
-        gpu.engines = {}
     for name, cls, inst in GEN9_ENGINES:
         if (cls, inst) not in gpu.engines:
             Engine(gpu, name, cls, inst)
@@ -67,7 +68,7 @@ def setup_engines(gpu: Any) -> dict[tuple[int, int], Engine]:
 class Engine:
     """One ring: ``submit(request)``, ``idle()``, ``wait_idle(timeout)``, hang recovery."""
 
-    def __init__(self, gpu: Any, name: str, uabi_class: int, instance: int) -> None:
+    def __init__(self, gpu: Gpu, name: str, uabi_class: int, instance: int) -> None:
         self.gpu = gpu
         self.name = name
         self.uabi_class = uabi_class
@@ -82,11 +83,7 @@ class Engine:
         self.resets = 0
         self.submitted = 0
         self.retired = 0
-        register = getattr(gpu, "register_engine", None)
-        if register is not None:
-            register(uabi_class, instance, self)
-        else:
-            gpu.engines[(uabi_class, instance)] = self
+        gpu.register_engine(uabi_class, instance, self)
 
     def __repr__(self) -> str:
         return f"<Engine {self.name} class={self.uabi_class}:{self.instance}>"
@@ -150,7 +147,7 @@ class Engine:
             rq.state = RUNNING
             self.active = rq
         try:
-            banned = bool(getattr(rq.ctx, "banned", False))
+            banned = rq.ctx is not None and bool(rq.ctx.banned)
             if banned:
                 rq.set_error_once(errno.EIO)
             if not (banned or rq.skip_payload or fatal_error(rq.error)):
@@ -165,9 +162,7 @@ class Engine:
                 self.retired += 1
             try:
                 rq.retire()
-                reap = getattr(self.gpu, "reap", None)
-                if reap is not None:
-                    reap()      # deferred object puts and closed vmas, now idle
+                self.gpu.reap()      # deferred object puts and closed vmas, now idle
             finally:
                 self._idle.wake_up_all()
 

@@ -26,7 +26,7 @@ from ..sync import Mutex
 from .context import I915_CLIENT_SCORE_BANNED, Context, UserMemory
 
 if TYPE_CHECKING:
-    from ..gem.file import DrmFile
+    from ..gem import DrmFile
     from .gpu import Gpu
     from .vm import AddressSpace
 
@@ -145,7 +145,7 @@ def context_create(gpu: Gpu, file: DrmFile, flags: int = 0, extensions: int = 0,
     """
     if flags & _CREATE_FLAGS_UNKNOWN:
         raise EINVAL(f"unknown context create flags {flags:#x}")
-    if getattr(gpu, "wedged", False):
+    if gpu.wedged:
         raise EIO("the GPU is terminally wedged")
     fpriv = file_state(gpu, file)
     if fpriv.banned():

@@ -21,6 +21,7 @@ innermost (taken under ``vm.mutex``, never held across a call out).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from .. import trace
@@ -30,18 +31,28 @@ from .ggtt import Ggtt
 from .vma import object_locked
 
 if TYPE_CHECKING:
-    from ..gem.device import GemDevice
-    from ..gem.file import DrmFile
-    from ..gem.object import GemObject
+    from ..gem import DrmFile, GemDevice, GemObject
     from .vm import AddressSpace
     from .vma import GpuVma
 
-__all__ = ["DEFAULT_HANG_TIMEOUT", "Gpu", "attach"]
+__all__ = ["DEFAULT_HANG_TIMEOUT", "Gpu", "GpuStatistics", "attach"]
 
 #: Seconds a batch may run before the engine declares a hang (tests set it small).
 DEFAULT_HANG_TIMEOUT = 2.0
 
 _attach_lock = Mutex("gpu.attach")
+
+
+@dataclass(frozen=True, slots=True)
+class GpuStatistics:
+    """What the GPU holds and has done (a snapshot)."""
+
+    bindings: int           # bound vmas in every address space (a leak counter)
+    engines: int
+    submitted: int          # requests, over every engine
+    retired: int
+    resets: int
+    wedged: bool
 
 
 class Gpu:
@@ -192,7 +203,15 @@ class Gpu:
     # -- engines ---------------------------------------------------------------------------
     def resets(self) -> int:
         """Engine resets so far (GET_RESET_STATS' reset_count)."""
-        return sum(int(getattr(e, "resets", 0)) for e in list(self.engines.values()))
+        return sum(int(e.resets) for e in list(self.engines.values()))
+
+    def statistics(self) -> GpuStatistics:
+        engines = list(self.engines.values())
+        return GpuStatistics(
+            bindings=self.nr_bindings(), engines=len(engines),
+            submitted=sum(int(e.submitted) for e in engines),
+            retired=sum(int(e.retired) for e in engines),
+            resets=sum(int(e.resets) for e in engines), wedged=self.wedged)
 
     def register_engine(self, uabi_class: int, instance: int, engine: Any) -> None:
         key = (uabi_class, instance)

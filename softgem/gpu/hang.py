@@ -13,14 +13,13 @@ unmapped address).  The engine then calls :func:`reset`, which does what
    later execbufs on it fail with EIO (execbuf checks ``ctx.banned``);
 3. every GTT mmap is revoked (``revoke_all_gtt_mmaps``): the next CPU access faults again.
 
-Kernel difference, deliberate (the issue asks for it): gen9 first tries a per-engine reset,
+Kernel difference, deliberate: gen9 first tries a per-engine reset,
 which does not touch GTT mmaps; this model always performs what a full-chip reset does to
 mmaps.  Other engines' work is not disturbed (an engine reset does not disturb them either).
 
-The ban rule belongs to the context (helper A's ``Context.mark_guilty``, after
-``context_mark_guilty`` in gt/intel_reset.c): every hang counts; a bannable context is banned
-when it is not recoverable or at its third hang (the kernel: the third within 120 s).  For a
-context object without that method (tests), :func:`mark_guilty` applies the same rule:
+The ban rule belongs to the context (``Context.mark_guilty``, after ``context_mark_guilty``
+in gt/intel_reset.c): every hang counts; a bannable context is banned when it is not
+recoverable or at its third hang (the kernel: the third within 120 s):
 
 ==============================  ===============================================================
 context params                  outcome of a hang
@@ -34,12 +33,13 @@ otherwise                       banned at the :data:`BAN_AFTER_HANGS`-th hang
 from __future__ import annotations
 
 import errno
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from .. import trace
 
 if TYPE_CHECKING:
     from .engine import Engine
+    from .gpu import Gpu
     from .request import Request
 
 __all__ = ["BAN_AFTER_HANGS", "DEFAULT_HANG_TIMEOUT", "CsStopped", "GpuHang",
@@ -70,30 +70,25 @@ class CsStopped(Exception):
 
 
 class GuiltyContext(Protocol):
-    """What hang handling reads and updates on a context (helper A's ``Context``)."""
+    """What hang handling reads and updates on a context (:class:`~.context.Context`)."""
 
     hangs: int
     banned: bool
 
+    def mark_guilty(self) -> bool:
+        """Count one hang; True when the context is (now) banned."""
 
-def hang_timeout(gpu: Any) -> float:
+
+def hang_timeout(gpu: Gpu) -> float:
     """The configured hang timeout of ``gpu`` in seconds."""
-    value = getattr(gpu, "hang_timeout", DEFAULT_HANG_TIMEOUT)
-    return float(value) if value is not None else DEFAULT_HANG_TIMEOUT
+    return float(gpu.hang_timeout)
 
 
-def mark_guilty(ctx: Any) -> bool:
+def mark_guilty(ctx: GuiltyContext | None) -> bool:
     """Count a hang against ``ctx``; True when it is (now) banned.  See the module table."""
     if ctx is None:
         return False
-    method = getattr(ctx, "mark_guilty", None)
-    if method is not None:
-        return bool(method())
-    ctx.hangs = getattr(ctx, "hangs", 0) + 1
-    if getattr(ctx, "bannable", True) and (not getattr(ctx, "recoverable", True)
-                                           or ctx.hangs >= BAN_AFTER_HANGS):
-        ctx.banned = True
-    return bool(getattr(ctx, "banned", False))
+    return bool(ctx.mark_guilty())
 
 
 def reset(engine: Engine, rq: Request, hang: GpuHang) -> None:
@@ -111,12 +106,10 @@ def reset(engine: Engine, rq: Request, hang: GpuHang) -> None:
         trace.emit("gpu", "hang", engine=engine.name, seqno=rq.seqno, reason=hang.reason,
                    addr=hang.addr, banned=banned)
     if banned:
-        for other in list(getattr(gpu, "engines", {}).values()):
+        for other in list(gpu.engines.values()):
             other.cancel_context(rq.ctx, errno.EIO)
-    dev = getattr(gpu, "dev", None)
-    if dev is not None:
-        from ..gem.mman import revoke_all_gtt_mmaps
+    from ..gem import revoke_all_gtt_mmaps
 
-        revoke_all_gtt_mmaps(dev)
+    revoke_all_gtt_mmaps(gpu.dev)
     if trace.enabled:
         trace.emit("gpu", "reset", engine=engine.name, resets=engine.resets)

@@ -70,7 +70,7 @@ def MI_LOAD_REGISTER_IMM(n: int) -> int:  # the C macro's name
 
 
 class GpuMemory(Protocol):
-    """The GPU's view of memory: helper A's ``AddressSpace`` (see gpu/vm.py)."""
+    """The GPU's view of memory: an ``AddressSpace`` (see gpu/vm.py)."""
 
     flat: npt.NDArray[np.uint8]
 

@@ -18,7 +18,7 @@ userspace                             here
 ====================================  ==========================================================
 
 The ``SYNC_IOC_*`` ioctls themselves answer ENOTTY: their structs are not part of the uapi
-package yet (the lead may add them; the methods above are what they would call).
+package yet (the methods above are what they would call).
 
 Rejected alternative: storing the fd number in the sync file.  An open file does not know its
 descriptors (``dup`` makes more), so the fd is what ``fd_install`` returns, nothing more.

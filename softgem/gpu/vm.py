@@ -47,8 +47,7 @@ from ..units import PAGE_SHIFT
 from .drm_mm import DrmMM
 
 if TYPE_CHECKING:
-    from ..gem.object import GemObject
-    from ..gem.pages import SgTable
+    from ..gem import GemObject, SgTable
     from .gpu import Gpu
     from .vma import GpuVma
 

@@ -40,8 +40,7 @@ from ..units import PAGE_SIZE, page_align
 from .drm_mm import DrmMMNode
 
 if TYPE_CHECKING:
-    from ..gem.object import GemObject
-    from ..gem.pages import SgTable
+    from ..gem import GemObject, SgTable
     from .vm import AddressSpace, Ptes
 
 __all__ = [

@@ -10,12 +10,14 @@ Modules, bottom up: seccomp (ABI, BPF, probes), syscalls (numbers), listener (an
 launch (process tree), procmem (target memory and maps), task (HostMm/HostTask), backend
 (the protocol), fake (FakeBackend), shadow/statbuf/paths (the device namespace), drmfile
 (device files), watcher (hang-ups and exits), proctable (processes and mms), devices /
-fsinfo / mmcalls (the handlers), workers (which thread receives), supervisor (the loop).
+fsinfo / mmcalls / gemmap (the handlers), inject + devmmap (CPU mappings of GEM objects),
+workers (which thread receives), supervisor (the loop), core (the real backend).
 """
 
 from __future__ import annotations
 
 from .backend import HostBackend
+from .core import CoreBackend
 from .fake import FakeBackend, FakeFile
 from .procmem import HostVma, vmas_covering
 from .seccomp import HostUnsupported
@@ -23,6 +25,7 @@ from .supervisor import Supervisor, run
 from .task import HostMm, HostTask
 
 __all__ = [
+    "CoreBackend",
     "FakeBackend",
     "FakeFile",
     "HostBackend",

@@ -14,9 +14,19 @@ from ..sync import Kref, SpinLock
 if TYPE_CHECKING:
     from .process import Process
 
-__all__ = ["OpenFile", "FileBase", "FdTable", "NR_OPEN"]
+__all__ = ["FMODE_READ", "FMODE_WRITE", "OpenFile", "FileBase", "FdTable", "NR_OPEN",
+           "open_fmode"]
 
 NR_OPEN = 1024
+
+FMODE_READ = 0x1
+FMODE_WRITE = 0x2
+
+
+def open_fmode(flags: int) -> int:
+    """``OPEN_FMODE``: the open flags' access mode as FMODE_READ / FMODE_WRITE bits
+    (O_RDONLY -> read, O_WRONLY -> write, O_RDWR -> both, 3 -> neither: ioctl only)."""
+    return (flags + 1) & 0x3
 
 
 class OpenFile(Protocol):

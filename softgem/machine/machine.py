@@ -12,13 +12,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from .. import trace
-from ..errors import EACCES, ENOENT, SimBug
+from ..errors import ENOENT, SimBug
 from ..gem import GemDevice
+from ..gpu import Gpu
 from ..gpu import attach as attach_gpu
 from ..mm import Mm, PhysMem
+from ..notifier import MmuNotifierSubscriptions
 from ..sync import FENCE_MAP, Mutex, lockdep
 from ..units import PAGE_SIZE
-from .files import FdTable, OpenFile
+from .files import FMODE_READ, FMODE_WRITE, FdTable, OpenFile, open_fmode
 from .process import Process
 
 __all__ = ["Machine", "Counters", "DEVICE_PATHS", "LOCK_ORDER"]
@@ -67,16 +69,17 @@ class Machine:
         self._processes: dict[int, Process] = {}
         self._next_pid = 1000
         self._mms: list[Mm] = []
-        self._device: Any = None
+        self._device: GemDevice | None = None
+        self._gpu: Gpu | None = None
         self._platform = platform
 
     # -- the device ----------------------------------------------------------------------
     @property
-    def device(self) -> Any:
+    def device(self) -> GemDevice:
         """The i915 device (created on first use)."""
         if self._device is None:
             dev = GemDevice(self.phys, rng=self.rng, platform=self._platform)
-            attach_gpu(dev)
+            self._gpu = attach_gpu(dev)
             self._device = dev
         return self._device
 
@@ -86,9 +89,9 @@ class Machine:
             raise ENOENT(path)
         from ..uapi import DrmFd
 
-        if self.device is None:  # pragma: no cover - defensive
-            raise EACCES(path)
-        fd_file: OpenFile = DrmFd(self.device, minor)
+        fmode = open_fmode(flags)
+        fd_file: OpenFile = DrmFd(self.device, minor, readable=bool(fmode & FMODE_READ),
+                                  writable=bool(fmode & FMODE_WRITE))
         return fd_file
 
     # -- processes -----------------------------------------------------------------------
@@ -134,24 +137,23 @@ class Machine:
         """Exit every process that is still running, then stop the GPU's engine threads."""
         for proc in self.processes():
             proc.exit(0)
-        gpu = self._device.gpu if self._device is not None else None
-        for engine in getattr(gpu, "engines", {}).values():
-            engine.fini()
+        if self._gpu is not None:
+            for engine in list(self._gpu.engines.values()):
+                engine.fini()
 
     # -- accounting ----------------------------------------------------------------------
     def counters(self) -> Counters:
-        dev = self._device
-        dev_counts = dev.counters() if dev is not None else {}
+        dev = self._device.statistics() if self._device is not None else None
         return Counters(
             frames_used=self.phys.nr_used(),
             pins=self.phys.nr_pinned(),
             processes=len(self._processes),
             open_files=sum(len(p.files) for p in self.processes()),
-            objects=dev_counts.get("objects", 0),
-            handles=dev_counts.get("handles", 0),
-            offset_nodes=dev_counts.get("offset_nodes", 0),
+            objects=dev.objects if dev else 0,
+            handles=dev.handles if dev else 0,
+            offset_nodes=dev.offset_nodes if dev else 0,
             notifier_registrations=sum(_registrations(mm) for mm in self._mms),
-            gpu_bindings=dev_counts.get("gpu_bindings", 0),
+            gpu_bindings=dev.gpu_bindings if dev else 0,
         )
 
 
@@ -159,5 +161,6 @@ def _registrations(mm: Mm) -> int:
     subs = mm.notifier_subscriptions
     if subs is None:
         return 0
-    count = getattr(subs, "nr_registrations", None)
-    return int(count()) if callable(count) else 0
+    if not isinstance(subs, MmuNotifierSubscriptions):
+        raise SimBug(f"foreign notifier_subscriptions {subs!r} on {mm!r}")
+    return subs.statistics().registrations

@@ -3,18 +3,20 @@
 Every method is a system call: it runs the core, and a :class:`~softgem.errors.KernelError`
 raised inside becomes ``OSError(errno)`` here, at the edge, and only here.  CPU loads and stores
 (:meth:`read`, :meth:`write`) raise :class:`~softgem.errors.Segfault` on a bad access instead,
-as the hardware would fault.  Any Python thread calling these methods is one of the process's
+as the hardware would fault, and :class:`~softgem.errors.OomKilled` when the fault ran out of
+memory: the OOM killer has then killed the process (``exit_status`` 128 + SIGKILL).  Any Python thread calling these methods is one of the process's
 threads; the core's own locks make that safe.
 """
 
 from __future__ import annotations
 
 import functools
+import signal
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 from .. import trace
-from ..errors import EINVAL, ESRCH, KernelError, to_oserror
+from ..errors import EINVAL, ESRCH, KernelError, OomKilled, to_oserror
 from ..mm import Mm
 from ..posix import MAP_ANONYMOUS, O_RDWR
 from ..units import PAGE_SHIFT, PAGE_SIZE
@@ -54,6 +56,7 @@ class Process:
         self.parent = parent
         self.alive = True
         self.exit_status: int | None = None
+        self.term_signal: int | None = None   # the signal that killed it (SIGKILL: OOM)
 
     def __repr__(self) -> str:
         return f"<Process {self.pid}{'' if self.alive else ' (dead)'}>"
@@ -107,16 +110,35 @@ class Process:
     def read(self, addr: int, n: int) -> bytes:
         """CPU loads of ``n`` bytes at ``addr`` (faults, zero page; Segfault when bad)."""
         self._check_alive_cpu()
-        return self.mm.cpu_read(addr, n)
+        try:
+            return self.mm.cpu_read(addr, n)
+        except OomKilled:
+            self._oom_kill()
+            raise
 
     def write(self, addr: int, data: bytes | bytearray | memoryview) -> None:
         """CPU stores (faults, copy-on-write; Segfault when bad)."""
         self._check_alive_cpu()
-        self.mm.cpu_write(addr, data)
+        try:
+            self.mm.cpu_write(addr, data)
+        except OomKilled:
+            self._oom_kill()
+            raise
 
     def _check_alive_cpu(self) -> None:
         if not self.alive:
             raise to_oserror(ESRCH(f"process {self.pid} has exited"))
+
+    def _oom_kill(self) -> None:
+        """VM_FAULT_OOM from a user fault: the OOM killer's SIGKILL (``oom_kill_process``).
+
+        The kernel picks the task with the worst badness score; the model picks the faulting
+        process, which is what a single memory hog sees.
+        """
+        if trace.enabled:
+            trace.emit("process", "oom_kill", pid=self.pid)
+        self.term_signal = signal.SIGKILL
+        self.exit(128 + signal.SIGKILL)
 
     # -- processes ---------------------------------------------------------------------------
     @syscall

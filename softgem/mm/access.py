@@ -9,7 +9,10 @@ in, and the copy resumes where it stopped.  As in the kernel, bytes before a fai
 have already been stored when the error is raised.
 
 A fault handler's SIGBUS becomes :class:`Sigbus` for the program; running out of memory
-in a fault raises ENOMEM (the kernel would invoke the OOM killer).
+in a user fault (VM_FAULT_OOM) raises :class:`OomKilled`, which the process layer turns into
+the OOM killer's SIGKILL.  A kernel access (copy_from_user) that faults either way gets
+EFAULT, as the exception fixup of a kernel-mode fault does.  Nothing else leaves a CPU access:
+``handle_mm_fault`` raises only FaultFailed (see :mod:`.fault`).
 
 Permissions follow x86: any of read/write/exec makes a page readable (the hardware cannot
 express write-only), a store needs VM_WRITE.
@@ -19,7 +22,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ..errors import EFAULT, ENOMEM, Segfault, Sigbus
+from ..errors import EFAULT, OomKilled, Segfault, Sigbus
 from ..units import PAGE_MASK, PAGE_SHIFT, PAGE_SIZE, TASK_SIZE
 from .fault import FaultFailed, handle_mm_fault
 from .pagetable import PTE_WRITE
@@ -117,5 +120,5 @@ def _access_vma(mm: Mm, vma: Vma, pos: int, stop: int, base: int, src: memoryvie
                 handle_mm_fault(mm, vma, pos & PAGE_MASK, write)
             except FaultFailed as f:
                 if not f.sigbus and not kernel:
-                    raise ENOMEM(f"page fault at {pos:#x}: {f}") from f
+                    raise OomKilled(pos, write, str(f)) from f
                 _fail(pos, write, kernel, str(f) or "fault failed", sigbus=f.sigbus)

@@ -22,6 +22,7 @@ exclusive (gup unshares before pinning), so COW never steals a page from under a
 
 from __future__ import annotations
 
+import errno
 from typing import TYPE_CHECKING
 
 from ..errors import KernelError, SimBug
@@ -110,7 +111,13 @@ def _do_file_fault(vma: Vma, addr: int, write: bool) -> None:
     ops = vma.vm_ops
     if ops is None:
         raise FaultFailed(True, "file mapping without a fault handler")
-    result = ops.fault(vma, addr, write)
+    try:
+        result = ops.fault(vma, addr, write)
+    except KernelError as e:
+        # A vm_operations fault returns a code, never an error: a handler that let one
+        # through is mapped as the default of i915_error_to_vmf_fault (ENOMEM -> OOM, the
+        # rest SIGBUS), so that no errno ever leaves a CPU access.
+        raise FaultFailed(e.errno != errno.ENOMEM, f"fault handler raised {e}") from e
     if result is VmFault.SIGBUS:
         raise FaultFailed(True, "fault handler returned SIGBUS")
     if result is VmFault.OOM:

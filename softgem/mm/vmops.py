@@ -57,7 +57,13 @@ class VmOperations(VmFaultOps, Protocol):
 
 
 class MappableFile(Protocol):
-    """An open file that can be mmapped (``f_op->mmap`` plus ``f_mapping``)."""
+    """An open file that can be mmapped (``f_op->mmap`` plus ``f_mapping``).
+
+    Optionally ``readable`` / ``writable`` (the open mode, ``FMODE_READ`` / ``FMODE_WRITE``):
+    ``do_mmap`` refuses any mapping of a file not open for reading, and a writable shared one
+    of a file not open for writing, and maps a read-only file's shared mapping without
+    VM_MAYWRITE (so mprotect cannot add write later).  A file without them is open O_RDWR.
+    """
 
     mapping: FileMapping
 

@@ -28,7 +28,12 @@ from .mmu_notifier import (
     mmu_notifier_register_locked,
     mmu_notifier_unregister,
 )
-from .subscriptions import MmuNotifierSubscriptions, NotifierMm, subscriptions_of
+from .subscriptions import (
+    MmuNotifierSubscriptions,
+    NotifierMm,
+    SubscriptionStatistics,
+    subscriptions_of,
+)
 
 __all__ = [
     "IntervalNode",
@@ -39,6 +44,7 @@ __all__ = [
     "MmuNotifierOps",
     "MmuNotifierSubscriptions",
     "NotifierMm",
+    "SubscriptionStatistics",
     "mmu_interval_check_retry",
     "mmu_interval_notifier_insert",
     "mmu_interval_notifier_insert_locked",

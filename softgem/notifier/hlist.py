@@ -17,7 +17,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from ..errors import EAGAIN, SimBug
-from ..mm.notify import NotifierRange
+from ..mm import NotifierRange
 
 if TYPE_CHECKING:
     from .mmu_notifier import MmuNotifier

@@ -25,7 +25,7 @@ from typing import Protocol
 
 from .. import trace
 from ..errors import EOVERFLOW, SimBug
-from ..mm.notify import NotifierRange
+from ..mm import NotifierRange
 from .interval_tree import IntervalNode
 from .subscriptions import (
     MmuNotifierSubscriptions,

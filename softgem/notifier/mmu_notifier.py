@@ -17,7 +17,7 @@ from typing import Any, Protocol
 
 from .. import trace
 from ..errors import SimBug
-from ..mm.notify import NotifierRange
+from ..mm import NotifierRange
 from .hlist import hlist_add, hlist_del
 from .subscriptions import NotifierMm, install_locked, subscriptions_of
 

@@ -70,11 +70,12 @@ never return the seq of a collision that is still in progress.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 from .. import trace
 from ..errors import EAGAIN, SimBug
-from ..mm.notify import NotifierRange, NotifyEvent
+from ..mm import NotifierRange, NotifyEvent
 from ..sync import LockdepMap, RwSem, SpinLock, WaitQueue, lockdep
 from .hlist import hlist_invalidate_end, hlist_invalidate_range_start, hlist_release
 from .interval_tree import IntervalTree
@@ -84,13 +85,15 @@ if TYPE_CHECKING:
     from .interval import MmuIntervalNotifier
     from .mmu_notifier import MmuNotifier
 
-__all__ = ["MmuNotifierSubscriptions", "NotifierMm", "subscriptions_of", "install_locked"]
+__all__ = ["MmuNotifierSubscriptions", "NotifierMm", "SubscriptionStatistics", "subscriptions_of", "install_locked"]
 
 # A pseudo-lock, as the kernel's __mmu_notifier_invalidate_range_start_map: held around the
 # callbacks, taken and dropped by the sleepers, so lockdep learns "a lock the read side
 # holds while sleeping must never be taken by a callback".
 RANGE_START_MAP = LockdepMap("notifier.invalidate_range_start_map")
-_ULONG_END = 1 << 64
+# mn_itree_release's range is [0, ULONG_MAX): an interval on the very last byte of the address
+# space (possible: insert checks only that start + length - 1 does not wrap) is not released.
+_ULONG_MAX = (1 << 64) - 1
 
 
 class NotifierMm(Protocol):
@@ -104,6 +107,21 @@ def map_might_wait() -> None:
     """Tell lockdep the caller may wait for a running invalidation (read_begin, remove)."""
     if lockdep.enabled:
         RANGE_START_MAP.might_wait()
+
+
+@dataclass(frozen=True, slots=True)
+class SubscriptionStatistics:
+    """What is registered on one address space (a snapshot; leak tests read it)."""
+
+    interval_notifiers: int     # counting deferred inserts, minus deferred removes
+    notifiers: int              # whole-mm notifiers
+    invalidate_seq: int
+    active_invalidations: int   # ranges between start and end
+
+    @property
+    def registrations(self) -> int:
+        """Everything still registered (zero after a clean exit)."""
+        return self.interval_notifiers + self.notifiers
 
 
 class MmuNotifierSubscriptions:
@@ -127,6 +145,11 @@ class MmuNotifierSubscriptions:
         self._nr_intervals = 0
 
     # -- counters (leak tests) -------------------------------------------------------------
+    def statistics(self) -> SubscriptionStatistics:
+        with self.lock:
+            return SubscriptionStatistics(self._nr_intervals, len(self.hlist),
+                                          self.invalidate_seq, self.active)
+
     def nr_intervals(self) -> int:
         """Registered interval notifiers, counting deferred inserts, minus deferred removes."""
         return self._nr_intervals
@@ -192,7 +215,7 @@ class MmuNotifierSubscriptions:
         """``exit_mmap``: every interval sees a RELEASE over everything, then whole-mm
         notifiers get ``release`` and leave the list."""
         if self.has_itree:
-            rng = NotifierRange(mm, 0, _ULONG_END, NotifyEvent.RELEASE)
+            rng = NotifierRange(mm, 0, _ULONG_MAX, NotifyEvent.RELEASE)
             self._itree_invalidate(rng)
             self._itree_inv_end(rng)
         if self.hlist:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from ..gem.file import RENDER_MINOR_BASE
+from ..gem import RENDER_MINOR_BASE
 from ..sync import Kref
 from .handlers_auth import master_open, master_release
 from .table import Task, dispatch
@@ -30,10 +30,14 @@ __all__ = ["DrmFd"]
 class DrmFd:
     """One open of the i915 device node with minor ``minor`` (0 = card0, 128 = renderD128)."""
 
-    def __init__(self, device: GemDevice, minor: int) -> None:
+    def __init__(self, device: GemDevice, minor: int, *, readable: bool = True,
+                 writable: bool = True) -> None:
         self.kref = Kref()
         self.dev = device
         self.minor = minor
+        # The open mode (``file->f_mode`` FMODE_READ / FMODE_WRITE): mmap checks it.
+        self.readable = readable
+        self.writable = writable
         if minor >= RENDER_MINOR_BASE:
             self.name = f"/dev/dri/renderD{minor}"
         else:
@@ -49,9 +53,10 @@ class DrmFd:
 
     def mmap_file(self) -> Any:
         """What ``mmap(fd, offset)`` maps: the device's mmap-offset space seen by this file."""
-        from ..gem.mman import DrmMappable
+        from ..gem import DrmMappable
 
-        return DrmMappable(self.dev, self.file)
+        return DrmMappable(self.dev, self.file, readable=self.readable,
+                           writable=self.writable)
 
     def release(self) -> None:
         """Last fd closed (``drm_release``): give up mastership, close every handle."""

@@ -28,11 +28,10 @@ magic_of    DrmFile -> its magic (0 = none yet)
 
 from __future__ import annotations
 
-import weakref
 from typing import TYPE_CHECKING, Any
 
 from ..errors import EBUSY, EINVAL
-from ..sync import Mutex, SpinLock
+from ..gem import MasterState
 
 if TYPE_CHECKING:
     from ..gem import DrmFile, GemDevice
@@ -52,27 +51,8 @@ __all__ = [
 ]
 
 
-class MasterState:
-    __slots__ = ("__weakref__", "lock", "magic_of", "magics", "master", "unique_set")
-
-    def __init__(self) -> None:
-        self.lock = Mutex("drm.master_mutex")
-        self.master: DrmFile | None = None
-        self.unique_set = False
-        self.magics: dict[int, DrmFile | None] = {}
-        self.magic_of: dict[DrmFile, int] = {}
-
-
-_states: weakref.WeakKeyDictionary[GemDevice, MasterState] = weakref.WeakKeyDictionary()
-_states_lock = SpinLock("drm.master_registry")
-
-
 def master_state(dev: GemDevice) -> MasterState:
-    with _states_lock:
-        st = _states.get(dev)
-        if st is None:
-            st = _states[dev] = MasterState()
-        return st
+    return dev.master_state
 
 
 def master_open(file: DrmFile) -> None:

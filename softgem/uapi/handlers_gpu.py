@@ -23,14 +23,12 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from ..errors import EINVAL, ENODEV, ENOENT, KernelError
-from ..gpu import attach
+from ..gpu import ExecArgs, attach, execbuffer2_ioctl
 from ..gpu import file_priv as contexts
-from ..gpu.execbuf import execbuffer2_ioctl
-from ..gpu.execbuf_args import ExecArgs
 from . import i915 as I
 
 if TYPE_CHECKING:
-    from ..gpu.gpu import Gpu
+    from ..gpu import Gpu
     from .context import IoctlContext
 
 __all__ = [

@@ -14,6 +14,7 @@ from softgem.gem.shmem import shmem_create
 from softgem.gem.userptr import submit_init, userptr_create
 from softgem.gpu.engine import Engine, setup_engines
 from softgem.gpu.gpu import attach
+from softgem.gpu.hang import BAN_AFTER_HANGS
 from softgem.gpu.mi import MI_BATCH_BUFFER_END
 from softgem.gpu.ppgtt import Ppgtt
 from softgem.gpu.request import Request
@@ -33,6 +34,13 @@ class FakeContext:
         self.banned = False
         self.bannable = bannable
         self.recoverable = recoverable
+
+    def mark_guilty(self) -> bool:
+        """The rule of ``Context.mark_guilty`` (gpu/hang.py's table), without a file."""
+        self.hangs += 1
+        if self.bannable and (not self.recoverable or self.hangs >= BAN_AFTER_HANGS):
+            self.banned = True
+        return self.banned
 
 
 class GpuExecEnv:

@@ -1,11 +1,11 @@
-"""softgem.gpu exports helper A's public names from its front door."""
+"""softgem.gpu exports its public names from its front door."""
 
 from __future__ import annotations
 
 import softgem.gpu as gpu
 
 EXPECTED = {
-    "AddressSpace", "Context", "DrmMM", "DrmMMNode", "Ggtt", "Gpu", "GpuFile", "GpuVma",
+    "AddressSpace", "Context", "DrmMM", "DrmMMNode", "Ggtt", "Gpu", "GpuFile", "GpuStatistics", "GpuVma",
     "Ppgtt", "attach", "context_create", "context_destroy", "context_getparam",
     "context_setparam", "lookup_context", "vm_create", "vm_destroy", "get_reset_stats",
     "PIN_USER", "PIN_OFFSET_FIXED", "SCRATCH",

@@ -7,7 +7,8 @@ import softgem.host
 
 def test_the_package_exports_the_supervisor_api() -> None:
     assert sorted(softgem.host.__all__) == [
-        "FakeBackend", "FakeFile", "HostBackend", "HostMm", "HostTask", "HostUnsupported",
+        "CoreBackend", "FakeBackend", "FakeFile", "HostBackend", "HostMm", "HostTask",
+        "HostUnsupported",
         "HostVma", "Supervisor", "run", "vmas_covering",
     ]
     for name in softgem.host.__all__:

@@ -153,10 +153,34 @@ def test_shared_anonymous_memory_grown_with_mremap_sigbuses_past_its_size(mm: Mm
         mm.cpu_write(b + P, b"past the end")
 
 
-def test_running_out_of_memory_in_a_fault_is_enomem() -> None:
-    from softgem.errors import ENOMEM
+def test_running_out_of_memory_in_a_user_fault_is_the_oom_killer() -> None:
+    from softgem.errors import EFAULT, OomKilled
     mm = Mm(PhysMem(3))
     a = mm.mmap(0, 4 * P, RW, ANON)
     mm.cpu_write(a, b"x" * 2 * P)
-    with pytest.raises(ENOMEM):
+    with pytest.raises(OomKilled) as info:
         mm.cpu_write(a + 2 * P, b"y")
+    assert info.value.addr == a + 2 * P and info.value.write
+    # copy_to_user faulting out of memory is fixed up to EFAULT, as a kernel-mode fault is.
+    with pytest.raises(EFAULT):
+        mm.copy_to_user(a + 2 * P, b"y")
+
+
+@pytest.mark.parametrize(("raised", "expected"), [("ENOMEM", "OomKilled"), ("EIO", "Sigbus"),
+                                                  ("EFAULT", "Sigbus")])
+def test_an_error_a_fault_handler_lets_through_is_a_fault_code_not_an_errno(
+        mm: Mm, dev: DeviceFile, monkeypatch: pytest.MonkeyPatch, raised: str,
+        expected: str) -> None:
+    import softgem.errors as errors
+    from softgem.mm import Vma, VmFault
+
+    def fault(vma: Vma, addr: int, write: bool) -> VmFault:
+        raise getattr(errors, raised)("a handler without i915_error_to_vmf_fault")
+
+    monkeypatch.setattr(dev.ops, "fault", fault)
+    a = mm.mmap(0, P, RW, MAP_SHARED, file=dev)
+    with pytest.raises(getattr(errors, expected)) as info:
+        mm.cpu_read(a, 1)
+    assert not isinstance(info.value, errors.KernelError)
+    with pytest.raises(EFAULT):                         # copy_from_user: EFAULT either way
+        mm.copy_from_user(a, 1)

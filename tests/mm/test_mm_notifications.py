@@ -210,3 +210,13 @@ def test_pinned_pages_are_not_protected_by_fork_but_the_vma_still_is(
     assert rec.log == []
     unpin_user_pages(mm.phys, pfns, dirty=True)
     child.exit_mmap()
+
+
+def test_mprotect_range_starts_at_the_first_populated_pud_as_change_pud_range_does(
+        mm: Mm, rec: Recorder) -> None:
+    gib = 1 << 30
+    a = mm.mmap(0x7000_0000_0000, 2 * gib, RW, ANON | MAP_FIXED)
+    mm.cpu_write(a + gib + 5 * P, b"x")            # only the second PUD has tables
+    rec.clear()
+    mm.mprotect(a, 2 * gib, PROT_READ)
+    assert rec.starts() == [(PVMA, a + gib, a + 2 * gib)]

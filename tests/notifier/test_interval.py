@@ -180,10 +180,20 @@ def test_release_invalidates_every_interval_over_the_whole_address_space() -> No
     _, low = insert(mm, 0, 0x1000)
     _, high = insert(mm, (1 << 47) - 0x1000, 0x1000)
     mm.exit()
-    assert low.calls == [(0, 1 << 64, NotifyEvent.RELEASE, 3)]
-    assert high.calls == [(0, 1 << 64, NotifyEvent.RELEASE, 3)]
+    assert low.calls == [(0, (1 << 64) - 1, NotifyEvent.RELEASE, 3)]
+    assert high.calls == [(0, (1 << 64) - 1, NotifyEvent.RELEASE, 3)]
     assert (mm.subs.active, mm.subs.invalidate_seq) == (0, 4)
     assert mm.subs.nr_intervals() == 2          # the drivers still remove them later
+
+
+def test_release_is_the_kernels_range_and_misses_an_interval_on_the_last_byte() -> None:
+    """mn_itree_release: [0, ULONG_MAX), so the byte at ULONG_MAX is outside it."""
+    mm = FakeMm()
+    _, top = insert(mm, (1 << 64) - 1, 1)            # start + length - 1 does not wrap
+    _, below = insert(mm, (1 << 64) - 0x1000, 0xFFF)  # ends just before the last byte
+    mm.exit()
+    assert top.calls == []
+    assert below.calls == [(0, (1 << 64) - 1, NotifyEvent.RELEASE, 3)]
 
 
 def test_every_step_is_traced_for_the_narration() -> None:

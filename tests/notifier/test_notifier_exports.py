@@ -8,6 +8,7 @@ PUBLIC = {
     "IntervalNode", "IntervalTree",
     "MmuIntervalNotifier", "MmuIntervalNotifierOps",
     "MmuNotifier", "MmuNotifierOps", "MmuNotifierSubscriptions", "NotifierMm",
+    "SubscriptionStatistics",
     "mmu_interval_check_retry", "mmu_interval_notifier_insert",
     "mmu_interval_notifier_insert_locked", "mmu_interval_notifier_remove",
     "mmu_interval_read_begin", "mmu_interval_read_retry", "mmu_interval_set_seq",

@@ -1,0 +1,55 @@
+"""A dropped Machine frees everything: no module-level registry keeps its device alive."""
+
+from __future__ import annotations
+
+import gc
+import tracemalloc
+import weakref
+
+from softgem import Machine, igt, uapi
+from softgem.posix import MAP_ANONYMOUS, MAP_PRIVATE, PROT_READ, PROT_WRITE
+
+
+def _use_and_drop(n: int) -> tuple[list[weakref.ref[object]], list[weakref.ref[object]]]:
+    """Build a machine, touch every per-device registry (aperture, shrinker, master), drop it."""
+    machine = Machine(memory=64 << 20, seed=n)
+    proc = machine.spawn()
+    fd = igt.drm_open_driver(proc)
+    bo = igt.gem_create(proc, fd, 1 << 16)
+    gtt = igt.gem_mmap__gtt(proc, fd, bo, 1 << 16)
+    proc.write(gtt + 4096, b"gtt")
+    wb = igt.gem_mmap__wb(proc, fd, bo, 1 << 16)
+    assert proc.read(wb + 4096, 3) == b"gtt"
+    madv = uapi.drm_i915_gem_madvise(handle=bo, madv=uapi.I915_MADV_DONTNEED)
+    proc.ioctl(fd, uapi.DRM_IOCTL_I915_GEM_MADVISE, madv)
+    magic = uapi.drm_auth()
+    proc.ioctl(fd, uapi.DRM_IOCTL_GET_MAGIC, magic)
+    buf = proc.mmap(0, 1 << 16, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS)
+    up = igt.gem_userptr(proc, fd, buf, 1 << 16)
+    igt.gem_set_domain(proc, fd, up, uapi.I915_GEM_DOMAIN_CPU, 0)
+    proc.exit()
+    assert machine.counters().leaks() == {}
+    dev = machine.device
+    refs = [weakref.ref(dev), weakref.ref(machine.phys.data), weakref.ref(machine)]
+    aps = [weakref.ref(dev.aperture)]
+    machine.shutdown()
+    return refs, aps
+
+
+def test_dropped_machines_are_collected_with_their_device_and_memory() -> None:
+    tracemalloc.start()
+    try:
+        _use_and_drop(0)
+        gc.collect()
+        base, _ = tracemalloc.get_traced_memory()
+        alive: list[weakref.ref[object]] = []
+        for n in range(30):
+            refs, aps = _use_and_drop(n)
+            gc.collect()
+            alive += [r for r in refs + aps if r() is not None]
+        now, _ = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert alive == []
+    # 30 machines with 16k frames each stay resident only if something keeps them.
+    assert now - base < 4 << 20, f"{(now - base) >> 10} KiB still allocated after 30 machines"
