@@ -206,6 +206,18 @@ int main(void)
 	ret = ioc(fd, DRM_IOCTL_I915_GEM_MMAP, &lm);
 	printf("legacy-wc: %d\n", ret);
 
+	/* a device opened O_RDONLY: no FMODE_WRITE for do_mmap */
+	int ro = open("/dev/dri/card0", O_RDONLY);
+	uint32_t rh = create(ro, size);
+	int64_t roff = offset_of(ro, rh, I915_MMAP_OFFSET_WB);
+	map(ro, roff, size, PROT_READ | PROT_WRITE, &err);
+	printf("rdonly-shared-write: %ld\n", err);
+	void *rp = map(ro, roff, size, PROT_READ, &err);
+	printf("rdonly-shared-read: %ld\n", err);
+	printf("rdonly-mprotect-write: %d\n",
+	       rp && mprotect(rp, size, PROT_READ | PROT_WRITE) ? -errno : 0);
+	close(ro);
+
 	/* mappings outlive GEM_CLOSE and close(fd) */
 	gem_close(fd, h);
 	close(fd);

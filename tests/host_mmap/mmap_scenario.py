@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import struct
+from os import O_RDONLY
 from collections.abc import Callable
 
 from softgem import Machine, Segfault, Sigbus, igt, uapi
@@ -135,6 +136,16 @@ def play(machine: Machine) -> list[str]:
         out.append(f"legacy-write-seen-by-wb: {'ok' if seen else 'differs'}")
         out.append(f"userptr-over-legacy: {_userptr_then_validate(p, fd, legacy)}")
     out.append(f"legacy-wc: {_legacy(p, fd, handle=h, size=SZ, flags=1)[0]}")
+
+    ro = p.open("/dev/dri/card0", O_RDONLY)
+    rh = igt.gem_create(p, ro, SZ)
+    roff = igt.gem_mmap_offset(p, ro, rh, uapi.I915_MMAP_OFFSET_WB)
+    out.append(f"rdonly-shared-write: {_map(p, ro, roff, SZ, RW)[1]}")
+    rp, err = _map(p, ro, roff, SZ, PROT_READ)
+    out.append(f"rdonly-shared-read: {err}")
+    ret = _err(lambda: p.mprotect(rp, SZ, RW)) if rp is not None else 0
+    out.append(f"rdonly-mprotect-write: {ret}")
+    p.close(ro)
 
     igt.gem_close(p, fd, h)
     p.close(fd)
