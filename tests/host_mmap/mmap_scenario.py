@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import struct
-from os import O_RDONLY
 from collections.abc import Callable
+from os import O_RDONLY
 
 from softgem import Machine, Segfault, Sigbus, igt, uapi
 from softgem.machine import Process
