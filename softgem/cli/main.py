@@ -55,4 +55,8 @@ def run(trace_on: bool, memory: int, argv: tuple[str, ...]) -> None:
     """
     from .run import run_program
 
-    sys.exit(run_program(list(argv), trace_on=trace_on, memory=memory << 20))
+    try:
+        status = run_program(list(argv), trace_on=trace_on, memory=memory << 20)
+    except KeyboardInterrupt:     # SIGINT before or after the program's run: 128 + SIGINT
+        status = 130
+    sys.exit(status)

@@ -48,7 +48,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from .. import trace
-from ..errors import E2BIG, EAGAIN, EBUSY, EFAULT, EINVAL, ENODEV, SimBug
+from ..errors import E2BIG, EAGAIN, EBUSY, EFAULT, EINVAL, ENODEV, ENOMEM, SimBug
 from ..mm import pin_user_pages, probe_range, unpin_user_pages
 from ..notifier import (
     MmuIntervalNotifier,
@@ -88,6 +88,7 @@ _KNOWN_FLAGS = I915_USERPTR_READ_ONLY | I915_USERPTR_PROBE | I915_USERPTR_UNSYNC
 
 ULONG_MAX = (1 << 64) - 1
 _U32_MAX = (1 << 32) - 1
+_KVMALLOC_MAX = (1 << 31) - 1         # kvmalloc refuses more than INT_MAX bytes
 _DOMAIN_CPU = 0x1
 
 
@@ -249,8 +250,12 @@ def _unbind_and_put(obj: GemObject) -> None:
 
 
 def _pin_all(obj: GemObject, st: UserptrState) -> list[Pfn]:
-    """Pin every page of the range, continuing after partial pins; unpin all on failure."""
+    """Pin every page of the range, continuing after partial pins; unpin all on failure.
+    ENOMEM first, pinning nothing, when the vector of page pointers is more than
+    ``kvmalloc_array(npages, 8)`` gives (2^28 pages, 1 TiB, and more), as submit_init."""
     npages = obj.size >> PAGE_SHIFT
+    if npages * 8 > _KVMALLOC_MAX:
+        raise ENOMEM(f"a page vector of {npages} pages does not fit kvmalloc")
     write = not obj.readonly
     pvec: list[Pfn] = []
     try:

@@ -41,7 +41,7 @@ copies under them (mmap_lock after the object lock inverts the lock order).
 from __future__ import annotations
 
 import errno
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from functools import partial
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -89,7 +89,7 @@ class Execbuf:
     """The state of one EXECBUFFER2 call (``struct i915_execbuffer``)."""
 
     def __init__(self, gpu: Gpu, file: DrmFile, task: ExecTask, args: A.ExecArgs,
-                 objects: list[A.ExecObject]) -> None:
+                 objects: Sequence[A.ExecObject]) -> None:
         self.gpu, self.file, self.task, self.mm = gpu, file, task, task.mm
         self.args = args
         self.exec = objects
@@ -370,7 +370,7 @@ def _fail_relocations(mm: A.UserMemory, arrays: list[tuple[int, int]],
 
 
 def execbuffer2(gpu: Gpu, file: DrmFile, task: ExecTask, args: A.ExecArgs,
-                objects: list[A.ExecObject], *, wr: bool = True) -> SyncFile | None:
+                objects: Sequence[A.ExecObject], *, wr: bool = True) -> SyncFile | None:
     """``i915_gem_do_execbuffer``: run ``objects`` (already copied in) as ``args`` says;
     returns the out-fence's sync_file (its fd is in ``args.rsvd2 >> 32``) or None.  ``wr``
     changes nothing here (only the ioctl layer's copy-back of ``rsvd2`` differs).  Raises the

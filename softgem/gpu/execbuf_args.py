@@ -16,7 +16,9 @@ The ladder before the object list is read (``check_buffer_count`` then
 3    cliprects (count or pointer) without FENCE_ARRAY or USE_EXTENSIONS           EINVAL
 4    ``DR1`` or ``DR4`` non-zero (``DR4 == 0xffffffff`` is UXA's garbage: zeroed)  EINVAL
 5    ``batch_start_offset`` or ``batch_len`` not 8-byte aligned                   EINVAL
-6    the object array is unreadable                                               EFAULT
+6    ``(buffer_count + 2) x 136`` bytes (the object and ``eb_vma`` arrays) over   ENOMEM
+     INT_MAX: ``kvmalloc_array`` refuses it before any copy
+7    the object array is unreadable (copied in 64 KiB chunks)                     EFAULT
 ===  ===========================================================================  ========
 
 Also here: the per-object ladder (:func:`validate_exec_object`), the fence-array and
@@ -31,10 +33,12 @@ Flags are duplicated here as plain ints (the GPU layer may not import the uAPI p
 from __future__ import annotations
 
 import struct
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 from ..errors import E2BIG, EFAULT, EINVAL, ENOENT, ENOSPC, KernelError
+from .execbuf_copy import EB_ELEMENT_SIZE, RawArray, copy_in, krealloc_array, kvmalloc_array
 from .vma import (
     PIN_NOEVICT,
     PIN_OFFSET_BIAS,
@@ -190,13 +194,13 @@ def check_execbuffer(args: ExecArgs) -> None:
         raise EINVAL("batch start or length not 8-byte aligned")
 
 
-def read_exec_objects(mm: UserMemory, addr: int, count: int) -> list[ExecObject]:
-    """The ``count`` exec objects at user address ``addr`` (EFAULT if unreadable)."""
-    size = count * EXEC_OBJECT2_SIZE
-    if not 0 <= addr <= _U64 or not mm.access_ok(addr, size):
-        raise EFAULT(f"exec object array {addr:#x}+{size:#x}")
-    data = mm.copy_from_user(addr, size)
-    return [ExecObject(*fields) for fields in _EXEC_OBJECT2.iter_unpack(data)]
+def read_exec_objects(mm: UserMemory, addr: int, count: int) -> RawArray[ExecObject]:
+    """The ``count`` exec objects at user address ``addr``: ENOMEM where ``kvmalloc_array(
+    count + 2, EB_ELEMENT_SIZE)`` would fail, EFAULT if unreadable; copied in bounded chunks
+    and decoded entry by entry as execbuf reaches them (:mod:`.execbuf_copy`)."""
+    kvmalloc_array(count + 2, EB_ELEMENT_SIZE, "exec object list")
+    data = copy_in(mm, addr, count * EXEC_OBJECT2_SIZE)
+    return RawArray(data, _EXEC_OBJECT2, ExecObject, keep=True)
 
 
 # -- fences that name syncobjs (cliprects_ptr reused) ------------------------------------------
@@ -220,6 +224,7 @@ def _syncobj_array(mm: UserMemory, ptr: int, count: int, values_ptr: int | None)
         raise EFAULT(f"fence array {ptr:#x}")
     if values_ptr is not None and not mm.access_ok(values_ptr, count * 8):
         raise EFAULT(f"timeline values {values_ptr:#x}")
+    krealloc_array(count, 32, "fence array")      # struct eb_fence
     handle, flags = _EXEC_FENCE.unpack(mm.copy_from_user(ptr, _EXEC_FENCE.size))
     if flags & _FENCE_UNKNOWN_FLAGS:
         raise EINVAL(f"exec fence flags {flags:#x}")
@@ -296,7 +301,7 @@ class EbVma:
         self.flags = entry.flags
         self.pinned = False
         self.userptr = False
-        self.relocs: list[Any] | None = None      # the copied-in relocation array
+        self.relocs: Sequence[Any] | None = None  # the copied-in relocation array
 
     @property
     def gpu_start(self) -> int:
@@ -370,10 +375,12 @@ def in_fence_fd(args: ExecArgs) -> int | None:
     return args.rsvd2 & 0xFFFFFFFF if args.flags & both else None
 
 
-def write_back_offsets(mm: UserMemory, addr: int, objects: list[ExecObject]) -> None:
+def write_back_offsets(mm: UserMemory, addr: int, objects: Sequence[ExecObject]) -> None:
     """Copy each updated offset (canonical form) into the user's array; faults are ignored
-    (execution has begun: the kernel drops errors at this point)."""
-    for i, obj in enumerate(objects):
+    (execution has begun: the kernel drops errors at this point).  Of a copied-in array only
+    the entries execbuf reached can have been updated."""
+    entries = objects.decoded() if isinstance(objects, RawArray) else enumerate(objects)
+    for i, obj in entries:
         if not obj.updated:
             continue
         obj.offset = canonical(obj.offset)

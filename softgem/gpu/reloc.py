@@ -35,14 +35,15 @@ all their ``presumed_offset`` fields invalid (``-1``) before failing the same wa
 from __future__ import annotations
 
 import struct
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
 from .. import trace
-from ..errors import EFAULT, EINVAL, ENOENT, KernelError, SimBug
+from ..errors import EINVAL, ENOENT, KernelError, SimBug
 from ..units import PAGE_SHIFT, PAGE_SIZE
 from .execbuf_args import EXEC_OBJECT_WRITE, UserMemory, canonical
+from .execbuf_copy import RawArray, check_relocations, copy_in, kvmalloc_array
 
 if TYPE_CHECKING:
     from ..gem import GemObject
@@ -81,15 +82,17 @@ class RelocTarget(Protocol):
     def gpu_start(self) -> int: ...
 
 
-def read_relocs(mm: UserMemory, ptr: int, count: int) -> list[RelocEntry]:
-    """The ``count`` entries at ``ptr`` (EINVAL for an absurd count, EFAULT if unreadable)."""
+def read_relocs(mm: UserMemory, ptr: int, count: int) -> RawArray[RelocEntry]:
+    """The ``count`` entries at ``ptr``, as the slow path copies them: EINVAL for a count
+    past ``N_RELOC(ULONG_MAX)``, EFAULT from ``check_relocations`` (access_ok, then one byte a
+    page: the first bad page), ENOMEM past what ``kvmalloc_array(size, 1)`` gives (INT_MAX
+    bytes), then the bytes in bounded chunks; entries are decoded as they are applied."""
     if count > _U64 // RELOC_ENTRY_SIZE:
         raise EINVAL(f"{count} relocations")
     size = count * RELOC_ENTRY_SIZE
-    if not 0 <= ptr <= _U64 or not mm.access_ok(ptr, size):
-        raise EFAULT(f"relocation array {ptr:#x}+{size:#x}")
-    data = mm.copy_from_user(ptr, size)
-    return [RelocEntry(*f) for f in _ENTRY.iter_unpack(data)]
+    check_relocations(mm, ptr, size)
+    kvmalloc_array(size, 1, "relocation array")
+    return RawArray(copy_in(mm, ptr, size), _ENTRY, RelocEntry)
 
 
 def _check_domains(r: RelocEntry) -> None:
@@ -113,7 +116,7 @@ def _write_qword(obj: GemObject, offset: int, value: int) -> None:
     obj.dirty = True
 
 
-def apply_relocs(obj: GemObject, size: int, relocs: list[RelocEntry],
+def apply_relocs(obj: GemObject, size: int, relocs: Sequence[RelocEntry],
                  lookup: Callable[[int], RelocTarget | None]) -> Presumed:
     """Apply ``relocs`` to ``obj`` (``size`` bytes in its vma, bound and locked); returns the
     presumed offsets to store back.  Raises the first refused entry's errno (module table).

@@ -12,6 +12,12 @@ whose own children it must not reap: the reaper is the subreaper of the program'
 reaps everything in it; when the program itself exits it reports the status and kills what
 is left of the tree ("nothing escapes"), and it exits once the tree is empty.
 
+Lifetime (docs/host-mode.md, "Lifetime"): the tree dies with the supervisor, whatever
+signal killed it.  The reaper's PDEATHSIG is SIGTERM, which it catches to SIGKILL every
+descendant (orphans come to it, the subreaper) until none is left; the program's is
+SIGKILL (so it dies even if its reaper was SIGKILLed directly).  Both check their parent
+after the prctl, in case it died before.
+
 Handing the listener over: right after ``seccomp(SET_MODE_FILTER, NEW_LISTENER)`` the
 program may not run any trapped system call until the supervisor serves the listener, or it
 would wait forever.  So it only writes the listener's fd number to the status pipe and
@@ -147,10 +153,14 @@ def _install_filter(prog: sock_fprog) -> int:
 
 
 def _program_main(path: str, argv: Sequence[str], env: Mapping[str, str], filt: bytes,
-                  status_w: int, go_r: int) -> None:
-    """In the forked program: never returns."""
+                  status_w: int, go_r: int, reaper: int) -> None:
+    """In the forked program: never returns.  It dies with its reaper (PDEATHSIG SIGKILL,
+    kept across execve), and its reaper dies with the supervisor (see _reaper_main)."""
     code = 126
     try:
+        _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+        if os.getppid() != reaper:
+            os._exit(code)
         for sig in (signal.SIGINT, signal.SIGQUIT, signal.SIGPIPE, signal.SIGXFSZ):
             signal.signal(sig, signal.SIG_DFL)
         signal.pthread_sigmask(signal.SIG_SETMASK, [])
@@ -194,17 +204,79 @@ def _kill_children() -> None:
             pass
 
 
+class _SupervisorGone(Exception):
+    """The reaper's parent died (its PDEATHSIG, SIGTERM, arrived)."""
+
+
+def _watch_supervisor(supervisor: int) -> None:
+    """SIGTERM means the supervisor is gone once the reaper's parent is no longer it.  The
+    kernel sends PDEATHSIG each time the parent *thread* exits and the child moves to
+    another thread of the same process, so a dying multi-threaded supervisor sends several:
+    those that find it still the parent are ignored, and after the first that does not,
+    every later one is (the tree is being killed)."""
+    def on_term(signum: int, frame: object) -> None:
+        if os.getppid() != supervisor:
+            signal.signal(signal.SIGTERM, signal.SIG_IGN)
+            raise _SupervisorGone
+
+    signal.signal(signal.SIGTERM, on_term)
+
+
+def _descendants(pid: int) -> list[int]:
+    """Every live descendant of ``pid`` (``/proc/PID/task/TID/children``, recursively)."""
+    found: list[int] = []
+    todo = [pid]
+    while todo:
+        parent = todo.pop()
+        try:
+            tids = os.listdir(f"/proc/{parent}/task")
+        except OSError:
+            continue
+        for tid in tids:
+            try:
+                with open(f"/proc/{parent}/task/{tid}/children") as f:
+                    kids = [int(p) for p in f.read().split()]
+            except OSError:
+                continue
+            found.extend(kids)
+            todo.extend(kids)
+    return found
+
+
+def _kill_tree() -> None:
+    """SIGKILL every descendant, reap, and again until no child is left.  A process made
+    after a scan has a parent that was alive at it (and is killed by it, and so forks no
+    more) or is an orphan re-parented to this subreaper: the next scan finds it."""
+    while True:
+        for pid in _descendants(os.getpid()):
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        try:
+            os.waitid(os.P_ALL, 0, os.WEXITED)
+        except ChildProcessError:
+            return
+        except InterruptedError:
+            continue
+
+
 def _reaper_main(path: str, argv: Sequence[str], env: Mapping[str, str], filt: bytes,
-                 status_w: int, go_r: int) -> None:
-    """In the forked reaper: never returns."""
+                 status_w: int, go_r: int, supervisor: int) -> None:
+    """In the forked reaper: never returns.  Its PDEATHSIG is SIGTERM, caught: when the
+    supervisor dies, whatever killed it, the reaper kills the whole tree, then exits."""
     try:
+        _watch_supervisor(supervisor)
         _prctl(PR_SET_CHILD_SUBREAPER, 1)
-        _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+        _prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+        if os.getppid() != supervisor:       # it died before the prctl
+            os._exit(0)
         for sig in (signal.SIGINT, signal.SIGQUIT):
             signal.signal(sig, signal.SIG_IGN)
+        me = os.getpid()
         program = os.fork()
         if program == 0:
-            _program_main(path, argv, env, filt, status_w, go_r)
+            _program_main(path, argv, env, filt, status_w, go_r, me)
         os.close(go_r)
         _write_msg(status_w, b"P", program)
         done = False
@@ -222,7 +294,11 @@ def _reaper_main(path: str, argv: Sequence[str], env: Mapping[str, str], filt: b
             if done:
                 _kill_children()
     except BaseException:
-        pass
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        try:
+            _kill_tree()             # supervisor gone, or a reaper failure: nothing outlives it
+        except BaseException:
+            pass
     os._exit(0)
 
 
@@ -273,11 +349,12 @@ def launch(argv: Sequence[str], filt: bytes, env: Mapping[str, str] | None = Non
     path = _resolve(argv[0], env)
     status_r, status_w = os.pipe2(os.O_CLOEXEC)
     go_r, go_w = os.pipe2(os.O_CLOEXEC)
+    supervisor = os.getpid()
     reaper = os.fork()
     if reaper == 0:
         os.close(status_r)
         os.close(go_w)
-        _reaper_main(path, argv, env, filt, status_w, go_r)
+        _reaper_main(path, argv, env, filt, status_w, go_r, supervisor)
     os.close(status_w)
     os.close(go_r)
     pid, listener = _await_listener(status_r, go_w, reaper)
