@@ -1,0 +1,428 @@
+"""The deterministic runtime: one schedule of cooperatively switched tasks (greenlets).
+
+:class:`Execution` implements :class:`softgem.sync.task.Runtime`.  While it runs, every model
+thread is a :class:`Task` (a greenlet); all of them run on the caller's OS thread, and a
+switch happens only inside a ``softgem.sync`` operation (a scheduling point).  At each point
+the runtime lists the runnable tasks (a parked task is runnable once its readiness test holds,
+or once its virtual deadline has passed) and asks the strategy which one runs next; if that
+is the current task there is no switch at all (the hot path).  Time is virtual: it advances
+to the nearest deadline only when no task is runnable; with no deadline left and unfinished
+tasks, that is a deadlock.
+
+Per-execution state lives in this one object, so resetting between schedules is dropping it.
+Failures end the execution at once: the failing task stays parked, the others are unwound by
+throwing ``GreenletExit`` into them with the runtime in *teardown* (points do not switch, a
+park that cannot proceed raises again, so no real lock is ever waited on).
+"""
+
+from __future__ import annotations
+
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import greenlet
+
+from ..errors import SimBug
+from ..sync import clock
+from ..sync import task as sync_task
+
+__all__ = ["Execution", "Failure", "Scheduler", "Task", "ExploreFailure", "current_execution"]
+
+
+class Scheduler(Protocol):
+    """A strategy (Shuttle's three methods): a new execution, the next task, a number."""
+
+    def new_execution(self) -> bool: ...
+
+    def next_task(self, runnable: list[int], current: int | None, step: int) -> int: ...
+
+    def random_number(self) -> int: ...
+
+
+class ExploreFailure(Exception):
+    """Raised by scenario code (``explore.fail``) to report a failure of a given kind."""
+
+    def __init__(self, kind: str, message: str) -> None:
+        super().__init__(message)
+        self.kind = kind
+        self.message = message
+
+
+@dataclass
+class Failure:
+    kind: str                       # deadlock, lockdep, use-after-free, leak, stale-access, ...
+    message: str
+    task: str = ""
+    stacks: dict[str, list[str]] = field(default_factory=dict)
+
+
+class Task:
+    __slots__ = ("daemon", "deadline", "done", "fn", "glet", "id", "local", "name", "ready",
+                 "wait_kind", "wait_obj")
+
+    def __init__(self, tid: int, name: str, fn: Callable[[], object], daemon: bool) -> None:
+        self.id = tid
+        self.name = name
+        self.fn = fn
+        self.daemon = daemon
+        self.glet: greenlet.greenlet | None = None
+        self.done = False
+        self.ready: Callable[[], bool] | None = None     # parked: runnable once it holds
+        self.deadline: float | None = None               # parked with a (virtual) timeout
+        self.wait_kind = ""
+        self.wait_obj: object = None
+        self.local: dict[str, Any] = {}
+
+    # sync.task.KThread
+    def join(self) -> None:
+        rt = sync_task.runtime
+        if rt is None:
+            raise SimBug("join of an explorer task outside its exploration")
+        rt.park("kthread.join", self, lambda: self.done)
+
+    def is_alive(self) -> bool:
+        return not self.done
+
+    def runnable(self, now: float) -> bool:
+        if self.done:
+            return False
+        ready = self.ready
+        if ready is None:
+            return True
+        return (self.deadline is not None and now >= self.deadline) or ready()
+
+
+_current: Execution | None = None
+
+
+def current_execution() -> Execution:
+    if _current is None:
+        raise RuntimeError("not inside an exploration (use softgem.explore.explore)")
+    return _current
+
+
+class _Teardown(greenlet.GreenletExit):  # type: ignore[misc]
+    pass
+
+
+class Execution:
+    """One schedule: run ``body`` as task 0 and everything it spawns, under ``scheduler``."""
+
+    def __init__(self, scheduler: Scheduler, *, max_steps: int = 200_000,
+                 observers: list[Callable[[str, object, object], None]] | None = None) -> None:
+        self.scheduler = scheduler
+        self.max_steps = max_steps
+        self.tasks: list[Task] = []
+        self.current: Task | None = None
+        self.now = 0.0
+        self.steps = 0
+        self.trace: list[tuple[int, str, int]] = []     # (task id, kind, object number)
+        self._objs: dict[int, int] = {}
+        self._keep: list[object] = []                    # keeps numbered objects' ids unique
+        self.labels: list[str] = []
+        self.choices: list[int] = []                     # the chosen task at each real choice
+        self.deviations: list[tuple[int, int]] = []      # (choice number, task) off default
+        self.preemptions = 0
+        self.failure: Failure | None = None
+        self.teardown = False
+        self.observers = list(observers or [])
+        self._hub: greenlet.greenlet | None = None
+
+    # -- running -----------------------------------------------------------------------------
+    def run(self, body: Callable[[], object]) -> Failure | None:
+        global _current
+        if _current is not None:
+            raise RuntimeError("explorations do not nest")
+        self._hub = greenlet.getcurrent()
+        _current = self
+        sync_task.install(self)
+        clock.set_source(lambda: self.now)
+        try:
+            nxt: Task | None = self.spawn(body, "main", daemon=False)
+            while nxt is not None and self.failure is None:
+                self.current = nxt
+                nxt = self._enter(nxt)
+            if self.failure is None:
+                self._check_finished()
+        finally:
+            self._unwind()
+            clock.set_source(None)
+            sync_task.uninstall()
+            _current = None
+        return self.failure
+
+    def _enter(self, t: Task) -> Task | None:
+        g = t.glet
+        assert g is not None
+        res = g.switch()
+        return res if isinstance(res, Task) else None
+
+    def _check_finished(self) -> None:
+        left = [t for t in self.tasks if not t.done and not t.daemon]
+        if left:
+            self._deadlock(left)
+
+    def _unwind(self) -> None:
+        self.teardown = True
+        for t in self.tasks:
+            g = t.glet
+            if g is not None and not g.dead and g is not greenlet.getcurrent():
+                try:
+                    g.throw(_Teardown)
+                except BaseException:
+                    pass
+
+    def _task_main(self, t: Task) -> Task | None:
+        try:
+            t.fn()
+        except greenlet.GreenletExit:
+            t.done = True
+            return None
+        except ExploreFailure as exc:
+            self._record(exc.kind, exc.message, t)
+        except BaseException as exc:
+            self._record(_classify(exc), f"{type(exc).__name__}: {exc}", t, exc)
+        t.done = True
+        if self.failure is not None or self.teardown:
+            return None
+        return self._decide(t)
+
+    def _record(self, kind: str, message: str, t: Task | None,
+                exc: BaseException | None = None) -> None:
+        if self.failure is not None:
+            return
+        stacks = self.stacks()
+        if exc is not None and t is not None:
+            stacks[t.name] = [ln.rstrip() for ln in traceback.format_exception(exc)][-12:]
+        self.failure = Failure(kind, message, t.name if t else "", stacks)
+
+    def stacks(self) -> dict[str, list[str]]:
+        out: dict[str, list[str]] = {}
+        for t in self.tasks:
+            g = t.glet
+            if g is None or g.dead or g.gr_frame is None:
+                continue
+            frames = traceback.format_stack(g.gr_frame)
+            out[t.name] = [f.rstrip() for f in frames if "/softgem/sync/" not in f
+                           and "/softgem/explore/" not in f and "greenlet" not in f][-8:]
+        return out
+
+    def fail(self, kind: str, message: str) -> None:
+        """Record a failure and stop this execution (from inside a task)."""
+        self._record(kind, message, self.current)
+        self._to_hub()
+
+    def _to_hub(self) -> None:
+        hub = self._hub
+        assert hub is not None
+        hub.switch(None)
+        raise _Teardown()       # resumed only by the teardown's throw; never continues
+
+    # -- sync.task.Runtime -------------------------------------------------------------------
+    def ident(self) -> int:
+        t = self.current
+        return -1 if t is None else t.id
+
+    def name(self) -> str:
+        t = self.current
+        return "explorer" if t is None else t.name
+
+    def local(self) -> dict[str, Any]:
+        t = self.current
+        assert t is not None
+        return t.local
+
+    def spawn(self, fn: Callable[[], object], name: str, daemon: bool = True) -> Task:
+        t = Task(len(self.tasks), name, fn, daemon)
+        t.glet = greenlet.greenlet(lambda: self._task_main(t), parent=self._hub)
+        self.tasks.append(t)
+        if self.current is not None:
+            self.point("spawn", t)
+        return t
+
+    def point(self, kind: str, obj: object) -> None:
+        if self.teardown:
+            return
+        cur = self.current
+        assert cur is not None
+        self._step(cur, kind, obj)
+        self._switch_or_end(cur, self._decide(cur))
+
+    def _switch_or_end(self, cur: Task, nxt: Task | None) -> None:
+        if nxt is None:
+            self._to_hub()      # only daemons left, parked for good: the execution is over
+        elif nxt is not cur:
+            self._switch(cur, nxt)
+
+    def park(self, kind: str, obj: object, ready: Callable[[], bool],
+             timeout: float | None = None) -> bool:
+        cur = self.current
+        assert cur is not None
+        if self.teardown:
+            if ready():
+                return True
+            raise _Teardown()
+        self._step(cur, kind, obj)
+        cur.ready = ready
+        cur.deadline = None if timeout is None else self.now + timeout
+        cur.wait_kind, cur.wait_obj = kind, obj
+        self._switch_or_end(cur, self._decide(cur))
+        cur.ready = None
+        cur.deadline = None
+        cur.wait_obj = None
+        return ready()
+
+    def sleep(self, kind: str, seconds: float) -> None:
+        self.park(kind, None, _never, max(seconds, 1e-9))
+
+    def observe(self, kind: str, obj: object, detail: object) -> None:
+        """A domain event (e.g. the GPU translating addresses): run the checkers, then a
+        scheduling point."""
+        if self.teardown:
+            return
+        for fn in self.observers:
+            fn(kind, obj, detail)
+        self.point(kind, obj)
+
+    # -- scheduling --------------------------------------------------------------------------
+    def _step(self, cur: Task, kind: str, obj: object) -> None:
+        self.steps += 1
+        if self.steps > self.max_steps:
+            self._record("livelock", f"no end after {self.max_steps} scheduling points "
+                         "(livelock, or raise max_steps)", cur)
+            self._to_hub()
+        self.trace.append((cur.id, kind, self._number(obj)))
+
+    def _number(self, obj: object) -> int:
+        if obj is None:
+            return -1
+        key = id(obj)
+        n = self._objs.get(key)
+        if n is None:
+            n = self._objs[key] = len(self._keep)
+            self._keep.append(obj)
+            self.labels.append(_label(obj))
+        return n
+
+    def _decide(self, cur: Task) -> Task | None:
+        """The next task to run (None: every task finished, or a failure was recorded)."""
+        while True:
+            now = self.now
+            runnable = [t for t in self.tasks if t.runnable(now)]
+            if runnable:
+                break
+            deadlines = [t.deadline for t in self.tasks if not t.done and t.deadline is not None]
+            if not deadlines:
+                left = [t for t in self.tasks if not t.done]
+                if not left or all(t.daemon for t in left):
+                    return None
+                self._deadlock(left)
+                if cur.done:
+                    return None
+                self._to_hub()
+            self.now = min(deadlines)
+        if len(runnable) == 1:
+            nxt = runnable[0]
+        else:
+            ids = [t.id for t in runnable]
+            current = cur.id if cur in runnable else None
+            chosen = self.scheduler.next_task(ids, current, self.steps)
+            if chosen != (ids[0] if current is None else current):
+                self.deviations.append((len(self.choices), chosen))
+            self.choices.append(chosen)
+            if current is not None and chosen != current:
+                self.preemptions += 1
+            nxt = self.tasks[chosen]
+        return nxt
+
+    def _switch(self, cur: Task, nxt: Task) -> None:
+        self.current = nxt
+        g = nxt.glet
+        assert g is not None
+        g.switch()
+        self.current = cur
+
+    def _deadlock(self, left: list[Task]) -> None:
+        lines = ["every task is blocked:"]
+        for t in left:
+            if t.daemon and t.wait_kind == "worker.wait":
+                continue
+            holder = _holder(t.wait_obj, self.tasks)
+            what = _label(t.wait_obj) if t.wait_obj is not None else "?"
+            tail = f" held by {holder}" if holder else ""
+            lines.append(f"  task {t.name} waits ({t.wait_kind}) for {what}{tail}")
+        cycle = _cycle(left, self.tasks)
+        if cycle:
+            lines.insert(0, "deadlock: " + cycle)
+        self._record("deadlock", "\n".join(lines), None)
+
+    # -- replay support ------------------------------------------------------------------------
+    def trace_text(self) -> str:
+        names = {t.id: t.name for t in self.tasks}
+        return "\n".join(f"{names[tid]}\t{kind}\t{self.labels[n] if n >= 0 else ''}"
+                         for tid, kind, n in self.trace)
+
+
+def _never() -> bool:
+    return False
+
+
+def _label(obj: object) -> str:
+    cls = getattr(obj, "lock_class", None)
+    if cls is not None:
+        return f"{type(obj).__name__} {cls.name}"
+    name = getattr(obj, "name", None)
+    if isinstance(name, str):
+        return f"{type(obj).__name__} {name}"
+    return type(obj).__name__
+
+
+def _holder(obj: object, tasks: list[Task]) -> str:
+    """Who holds ``obj`` (a Mutex's or RwSem's owner), by task name; '' when unknown."""
+    ids = _holder_ids(obj)
+    return ", ".join(tasks[i].name for i in ids if 0 <= i < len(tasks))
+
+
+def _holder_ids(obj: object) -> list[int]:
+    owner = getattr(obj, "_owner", None)
+    if isinstance(owner, int):
+        return [owner]
+    writer = getattr(obj, "_writer", None)
+    if isinstance(writer, int):
+        return [writer]
+    readers = getattr(obj, "_readers", None)
+    if isinstance(readers, dict):
+        return sorted(int(k) for k in readers)
+    return []
+
+
+def _cycle(left: list[Task], tasks: list[Task]) -> str:
+    """"task X waits for L held by Y, which waits for M held by X" when the locks form one."""
+    waits = {t.id: t for t in left}
+    for start in left:
+        path: list[Task] = []
+        t: Task | None = start
+        while t is not None and t not in path:
+            path.append(t)
+            holders = [h for h in _holder_ids(t.wait_obj) if h in waits]
+            t = waits[holders[0]] if holders else None
+        if t is not None and t is start:
+            parts = []
+            for i, a in enumerate(path):
+                b = path[(i + 1) % len(path)]
+                who = f"task {a.name} waits" if i == 0 else "which waits"
+                parts.append(f"{who} for {_label(a.wait_obj)} held by {b.name}")
+            return ", ".join(parts)
+    return ""
+
+
+def _classify(exc: BaseException) -> str:
+    if isinstance(exc, SimBug) and "freed" in str(exc):
+        return "use-after-free"
+    if isinstance(exc, AssertionError):
+        return "assertion"
+    if isinstance(exc, SimBug):
+        return "bug"
+    return "exception"
