@@ -56,3 +56,8 @@ def run(trace_on: bool, memory: int, argv: tuple[str, ...]) -> None:
     from .run import run_program
 
     sys.exit(run_program(list(argv), trace_on=trace_on, memory=memory << 20))
+
+
+from .explore_cmd import explore_command  # noqa: E402  (registered below the group)
+
+main.add_command(explore_command)

@@ -19,7 +19,7 @@ from .campaign import Report, explore, replay
 from .pct import bound as pct_bound
 from .runtime import ExploreFailure, Task, current_execution
 
-__all__ = ["ExploreFailure", "Report", "Task", "exploring", "explore", "fail", "join_all",
+__all__ = ["ExploreFailure", "Report", "Task", "current_execution", "exploring", "explore", "fail", "join_all",
            "observe", "pct_bound", "point", "replay", "spawn"]
 
 

@@ -73,9 +73,12 @@ def run_schedule(body: Callable[[], object], scheduler: Scheduler, *, max_steps:
                  check_lockdep: bool = True) -> tuple[Execution, Failure | None]:
     """One schedule of ``body`` under ``scheduler`` (which has had ``new_execution``)."""
     ex = Execution(scheduler, max_steps=max_steps)
+    was = lockdep.enabled
+    lockdep.reset()
     if check_lockdep:
-        lockdep.reset()
         lockdep.enable()
+    else:
+        lockdep.disable()
     try:
         failure = ex.run(body)
         if failure is None and check_lockdep:
@@ -84,7 +87,11 @@ def run_schedule(body: Callable[[], object], scheduler: Scheduler, *, max_steps:
                 failure = Failure("lockdep", reps[0].message)
                 ex.failure = failure
     finally:
-        if check_lockdep:
+        # The schedule's reports belong to its Report, not to whoever called the explorer.
+        lockdep.reset()
+        if was:
+            lockdep.enable()
+        else:
             lockdep.disable()
     return ex, failure
 

@@ -169,10 +169,12 @@ class Execution:
         for t in self.tasks:
             g = t.glet
             if g is not None and not g.dead and g is not greenlet.getcurrent():
+                self.current = t            # its unwinding (unlocks) runs as itself
                 try:
                     g.throw(_Teardown)
                 except BaseException:
                     pass
+        self.current = None
 
     def _task_main(self, t: Task) -> Task | None:
         try:
