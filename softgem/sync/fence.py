@@ -124,7 +124,8 @@ class Fence:
     # -- signalling --------------------------------------------------------------------------
     def signal(self) -> bool:
         """Mark the fence done, wake waiters, run callbacks; False if it already was."""
-        _task.schedule_point("fence.signal", self)
+        if _task.runtime is not None:
+            _task.runtime.point("fence.signal", self)
         cookie = fence_begin_signalling()
         try:
             with self._lock:

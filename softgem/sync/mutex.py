@@ -65,7 +65,8 @@ class Mutex:
 
     def trylock(self) -> bool:
         """Take the lock if it is free.  Never waits, so lockdep records no dependency."""
-        _task.schedule_point("mutex.trylock", self)
+        if _task.runtime is not None:
+            _task.runtime.point("mutex.trylock", self)
         lockdep.lock_acquire(self.lock_class, trylock=True, spin=self._spin, lock=self)
         if not self._lock.acquire(blocking=False):
             return False

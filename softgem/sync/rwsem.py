@@ -74,7 +74,8 @@ class RwSem:
 
     def down_read_trylock(self) -> bool:
         me = _task.ident()
-        _task.schedule_point("rwsem.down_read_trylock", self)
+        if _task.runtime is not None:
+            _task.runtime.point("rwsem.down_read_trylock", self)
         lockdep.lock_acquire(self.lock_class, read=True, trylock=True, spin=self._spin,
                              lock=self)
         with self._cv:
@@ -87,7 +88,8 @@ class RwSem:
         return True
 
     def up_read(self) -> None:
-        _task.schedule_point("rwsem.up_read", self)
+        if _task.runtime is not None:
+            _task.runtime.point("rwsem.up_read", self)
         me = _task.ident()
         with self._cv:
             n = self._readers.get(me, 0)
@@ -138,7 +140,8 @@ class RwSem:
             self._writers_waiting -= 1
 
     def down_write_trylock(self) -> bool:
-        _task.schedule_point("rwsem.down_write_trylock", self)
+        if _task.runtime is not None:
+            _task.runtime.point("rwsem.down_write_trylock", self)
         lockdep.lock_acquire(self.lock_class, trylock=True, spin=self._spin, lock=self)
         with self._cv:
             if self._writer is not None or self._readers:
@@ -148,7 +151,8 @@ class RwSem:
         return True
 
     def up_write(self) -> None:
-        _task.schedule_point("rwsem.up_write", self)
+        if _task.runtime is not None:
+            _task.runtime.point("rwsem.up_write", self)
         with self._cv:
             if self._writer != _task.ident():
                 lockdep.bad_unlock(self.lock_class, lock=self,
@@ -160,7 +164,8 @@ class RwSem:
 
     def downgrade_write(self) -> None:
         """Turn a held write lock into a read lock without letting a writer in between."""
-        _task.schedule_point("rwsem.downgrade_write", self)
+        if _task.runtime is not None:
+            _task.runtime.point("rwsem.downgrade_write", self)
         me = _task.ident()
         with self._cv:
             if self._writer != me:

@@ -65,7 +65,8 @@ class WaitQueue:
         return True
 
     def wake_up_all(self) -> None:
-        _task.schedule_point("wake_up_all", self)
+        if _task.runtime is not None:
+            _task.runtime.point("wake_up_all", self)
         with self._cv:
             self._cv.notify_all()
 

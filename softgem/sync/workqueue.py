@@ -100,7 +100,8 @@ class Workqueue:
     # -- queueing --------------------------------------------------------------------------
     def queue(self, fn: Callable[[], object]) -> Work:
         """Run ``fn()`` on a worker; returns the item (``queue_work``)."""
-        _task.schedule_point("queue_work", self)
+        if _task.runtime is not None:
+            _task.runtime.point("queue_work", self)
         in_worker = _task.ident() in self._idents
         with self._cv:
             if self._stopping or (self._draining and not in_worker):
@@ -113,7 +114,8 @@ class Workqueue:
         return work
 
     def _cancel(self, work: Work) -> bool:
-        _task.schedule_point("cancel_work", self)
+        if _task.runtime is not None:
+            _task.runtime.point("cancel_work", self)
         with self._cv:
             if work.state != PENDING:
                 return False
