@@ -128,6 +128,8 @@ class Execution:
         self.failure: Failure | None = None
         self.teardown = False
         self.observers = list(observers or [])
+        # called with the task about to block (its wait_obj/wait_kind set) at each real block
+        self.block_observers: list[Callable[[Task], None]] = []
         self._hub: greenlet.greenlet | None = None
 
     # -- running -----------------------------------------------------------------------------
@@ -270,6 +272,9 @@ class Execution:
         cur.ready = ready
         cur.deadline = None if timeout is None else self.now + timeout
         cur.wait_kind, cur.wait_obj = kind, obj
+        if self.block_observers and not ready():
+            for fn in self.block_observers:
+                fn(cur)
         self._switch_or_end(cur, self._decide(cur))
         cur.ready = None
         cur.deadline = None
@@ -359,6 +364,10 @@ class Execution:
         if cycle:
             lines.insert(0, "deadlock: " + cycle)
         self._record("deadlock", "\n".join(lines), None)
+
+    def holders(self, obj: object) -> list[Task]:
+        """The tasks holding ``obj`` (a Mutex's owner, an RwSem's writer or readers)."""
+        return [self.tasks[i] for i in _holder_ids(obj) if 0 <= i < len(self.tasks)]
 
     # -- replay support ------------------------------------------------------------------------
     def trace_text(self) -> str:

@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 from .. import explore, igt, trace, uapi
 from ..machine import Machine
-from ..posix import MAP_FIXED, MREMAP_FIXED, MREMAP_MAYMOVE
+from ..posix import MADV_DONTNEED, MAP_FIXED, MREMAP_FIXED, MREMAP_MAYMOVE
 from .gem import ANON, RW, Gem
 from .registry import scenario
 
@@ -210,3 +210,26 @@ def exit_with_gpu_work(m: Machine) -> None:
     _spawn(_racing_exit(lambda: (gem.store(bo, 3, wait=False), gem.store(up, 4, wait=False))),
            "execbuf")
     _spawn(lambda: proc.exit(0), "exit")
+
+
+@scenario("invalidate-vs-busy-revalidate")
+def invalidate_vs_busy_revalidate(m: Machine) -> None:
+    """Two invalidations of a userptr with GPU work queued, while a second submission
+    revalidates it (unbinding, so waiting for that work, under the object lock)."""
+    gem = Gem(m.spawn("busy-reval"))
+    ptr = gem.proc.mmap(0, PAGE, RW, ANON)
+    bo = gem.userptr(ptr, PAGE)
+
+    def submit() -> None:
+        for v, wait in ((1, False), (2, True)):
+            err = gem.store(bo, v, wait=wait)
+            assert err in (0, -errno.EFAULT), f"execbuf: {err}"
+
+    def invalidate() -> None:
+        for _ in range(2):
+            gem.proc.madvise(ptr, PAGE, MADV_DONTNEED)
+
+    _spawn(submit, "execbuf")
+    _spawn(invalidate, "madvise")
+    explore.join_all()
+    gem.close(bo)

@@ -9,13 +9,55 @@ process may already have reused.
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
 from .. import explore
 from ..machine import Machine
 from ..units import PAGE_SHIFT
 
-__all__ = ["attach_checkers", "stale_frames"]
+__all__ = ["attach_checkers", "notifier_wait_chain", "stale_frames"]
+
+_NOTIFIER_MAP = "notifier.invalidate_range_start_map"
+
+
+def _held_names(t: Any) -> list[str]:
+    st = t.local.get("lockdep")
+    return [h.cls.name for h in st.held] if st is not None else []
+
+
+def _waits_for_gpu(t: Any) -> bool:
+    name = getattr(t.wait_obj, "name", "")
+    return t.ready is not None and t.wait_kind == "wait_event" and isinstance(name, str) and (
+        name.startswith("fence ") or name.endswith(" retire"))
+
+
+def notifier_wait_chain(ex: Any) -> str:
+    """"task X (in a notifier callback) waits for L held by Y, which waits for the GPU"."""
+    for t in ex.tasks:
+        if t.done or t.ready is None or _NOTIFIER_MAP not in _held_names(t):
+            continue
+        chain = [t]
+        cur = t
+        while len(chain) < 8:
+            holders = [h for h in ex.holders(cur.wait_obj) if h not in chain]
+            if not holders:
+                break
+            cur = holders[0]
+            chain.append(cur)
+            if _waits_for_gpu(cur):
+                hops = ", ".join(f"{a.name} waits for {_label(a.wait_obj)} held by {b.name}"
+                                 for a, b in itertools.pairwise(chain))
+                return (f"task {hops}, which waits for the GPU ({_label(cur.wait_obj)}): the "
+                        f"notifier callback in {t.name} is blocked behind GPU work")
+            if cur.ready is None:
+                break
+    return ""
+
+
+def _label(obj: object) -> str:
+    cls = getattr(obj, "lock_class", None)
+    return cls.name if cls is not None else str(getattr(obj, "name", type(obj).__name__))
 
 
 def stale_frames(phys: Any, runs: list[tuple[int, int, bool]]) -> list[int]:
@@ -42,4 +84,10 @@ def attach_checkers(machine: Machine) -> None:
             explore.fail("stale-access", f"the GPU reached frame(s) {bad[:4]} that no object "
                          "pins any more (freed, or user memory no longer pinned)")
 
+    def blocked(_task: Any) -> None:
+        why = notifier_wait_chain(ex)
+        if why:
+            explore.fail("notifier-waits-for-gpu", why)
+
     ex.observers.append(gpu_access)
+    ex.block_observers.append(blocked)

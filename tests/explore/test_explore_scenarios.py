@@ -36,6 +36,7 @@ PLANTED = [
     ("no-read-retry", "map-fixed-invalidate", "pct", 50),
     ("no-seq-mark", "map-fixed-invalidate", "pct", 50),
     ("free-while-walked", "stress-mm-invalidate-close", "pct", 20),
+    ("lock-in-notifier", "invalidate-vs-busy-revalidate", "pct", 60),
 ]
 
 
