@@ -85,3 +85,48 @@ def test_ray_runs_the_same_campaign() -> None:
     r = explore.explore(get("stress-mm"), "pct", schedules=4, ray_address="local",
                         scenario_ref="softgem.scenarios.registry:stress-mm")
     assert r.schedules == 4 and not r.failed
+
+
+def test_a_gpu_scenario_runs_without_real_threads_and_is_deterministic() -> None:
+    import threading
+
+    before = threading.active_count()
+    counts: list[int] = []
+    scen = get("munmap-vs-execbuf")
+
+    def body() -> None:
+        scen.body()
+        counts.append(threading.active_count())
+
+    traces = {explore.replay(body, "pct:d3:k600:s11").trace for _ in range(10)}
+    assert len(traces) == 1 and set(counts) == {before}
+    assert "kworker/bcs0" in next(iter(traces))      # the engine's worker ran as a task
+
+
+def test_dfs_split_over_two_jobs_covers_the_same_tree() -> None:
+    scen = get("stress-mm-invalidate-close")
+    one = explore.explore(scen, "dfs", preemptions=1, check_lockdep=False)
+    two = explore.explore(scen, "dfs", preemptions=1, jobs=2, check_lockdep=False)
+    assert "complete" in one.guarantee and "complete" in two.guarantee
+    assert one.schedules == two.schedules and one.distinct == two.distinct
+
+
+def test_the_stale_access_checker_flags_unpinned_user_frames() -> None:
+    import softgem
+    from softgem.posix import MAP_ANONYMOUS, MAP_PRIVATE, PROT_READ, PROT_WRITE
+    from softgem.scenarios.checks import stale_frames
+    from softgem.units import PAGE_SIZE
+
+    m = softgem.Machine(memory=16 << 20)
+    p = m.spawn()
+    addr = p.mmap(0, PAGE_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS)
+    p.write(addr, b"x")
+    pfn = next(i for i in range(m.phys.nr_used() + 64)
+               if m.phys.page_count(m.phys.pfn_of(i)) and m.phys.is_anon(m.phys.pfn_of(i)))
+    run = [(pfn * PAGE_SIZE, PAGE_SIZE, True)]
+    assert stale_frames(m.phys, run) == [int(m.phys.pfn_of(pfn))]       # not pinned
+    m.phys.pin_page(m.phys.pfn_of(pfn))
+    assert stale_frames(m.phys, run) == []
+    m.phys.unpin_page(m.phys.pfn_of(pfn))
+    p.exit()
+    assert stale_frames(m.phys, [(-1, PAGE_SIZE, False)]) == []          # scratch
