@@ -185,7 +185,7 @@ class Execution:
             t.done = True
             return None
         except ExploreFailure as exc:
-            self._record(exc.kind, exc.message, t)
+            self._record(exc.kind, exc.message, t, exc)
         except BaseException as exc:
             self._record(_classify(exc), f"{type(exc).__name__}: {exc}", t, exc)
         t.done = True
@@ -199,16 +199,24 @@ class Execution:
             return
         stacks = self.stacks()
         if exc is not None and t is not None:
-            stacks[t.name] = [ln.rstrip() for ln in traceback.format_exception(exc)][-12:]
+            lines = traceback.format_exception(exc)
+            stacks[t.name] = [ln.rstrip() for ln in lines if "/softgem/sync/" not in ln
+                              and "/softgem/explore/" not in ln][-10:]
         self.failure = Failure(kind, message, t.name if t else "", stacks)
 
     def stacks(self) -> dict[str, list[str]]:
         out: dict[str, list[str]] = {}
+        running = greenlet.getcurrent()
         for t in self.tasks:
             g = t.glet
-            if g is None or g.dead or g.gr_frame is None:
+            if g is None or g.dead:
                 continue
-            frames = traceback.format_stack(g.gr_frame)
+            if g is running:
+                frames = traceback.format_stack()       # the task reporting the failure
+            elif g.gr_frame is None:
+                continue
+            else:
+                frames = traceback.format_stack(g.gr_frame)
             out[t.name] = [f.rstrip() for f in frames if "/softgem/sync/" not in f
                            and "/softgem/explore/" not in f and "greenlet" not in f][-8:]
         return out
