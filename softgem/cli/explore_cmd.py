@@ -37,7 +37,7 @@ def interleaving_table(report: Report, last: int = 60) -> Table:
 
 def show_failure(console: Console, report: Report) -> None:
     console.print(interleaving_table(report))
-    console.print(f"[bold red]{report.kind}[/]: {report.message}")
+    console.print(f"{report.kind}: {report.message}", style="bold red", markup=False)
     for task, stack in report.stacks.items():
         console.print(f"[bold]{task}[/] stack:")
         for line in stack:
@@ -71,17 +71,21 @@ def explore_command(scenario: str | None, strategy: str, schedules: int | None,
     try:
         scen = get(scenario)
     except KeyError as exc:
-        console.print(f"[red]{exc.args[0]}[/]")
+        console.print(str(exc.args[0]), style="red", markup=False)
         sys.exit(2)
     if token is not None:
         try:
             report = replay(scen, token)
         except ValueError as exc:
-            console.print(f"[red]{exc}[/]")
+            console.print(str(exc), style="red", markup=False)
             sys.exit(2)
     else:
-        report = _campaign(console, scen, strategy, schedules, depth, preemptions, seed, jobs,
-                           ray_address)
+        try:
+            report = _campaign(console, scen, strategy, schedules, depth, preemptions, seed,
+                               jobs, ray_address)
+        except (RuntimeError, ValueError) as exc:
+            console.print(str(exc), style="red", markup=False)
+            sys.exit(2)
     console.print(report.summary() if not report.failed else
                   f"{report.scenario}: {report.schedules} schedules, {report.distinct} "
                   f"distinct traces, {report.elapsed:.2f}s")
