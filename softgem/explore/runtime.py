@@ -127,6 +127,7 @@ class Execution:
         self.preemptions = 0
         self.failure: Failure | None = None
         self.teardown = False
+        self._teardown_steps = 0
         self.observers = list(observers or [])
         # called with the task about to block (its wait_obj/wait_kind set) at each real block
         self.block_observers: list[Callable[[Task], None]] = []
@@ -256,6 +257,7 @@ class Execution:
 
     def point(self, kind: str, obj: object) -> None:
         if self.teardown:
+            self._teardown_step()
             return
         cur = self.current
         assert cur is not None
@@ -273,6 +275,7 @@ class Execution:
         cur = self.current
         assert cur is not None
         if self.teardown:
+            self._teardown_step()
             if ready():
                 return True
             raise _Teardown()
@@ -288,6 +291,12 @@ class Execution:
         cur.deadline = None
         cur.wait_obj = None
         return ready()
+
+    def _teardown_step(self) -> None:
+        """Unwinding code that catches the exit and carries on is cut off after a while."""
+        self._teardown_steps += 1
+        if self._teardown_steps > 10_000:
+            raise _Teardown()
 
     def sleep(self, kind: str, seconds: float) -> None:
         self.park(kind, None, _never, max(seconds, 1e-9))
