@@ -73,6 +73,9 @@ def run_schedule(body: Callable[[], object], scheduler: Scheduler, *, max_steps:
                  check_lockdep: bool = True) -> tuple[Execution, Failure | None]:
     """One schedule of ``body`` under ``scheduler`` (which has had ``new_execution``)."""
     ex = Execution(scheduler, max_steps=max_steps)
+    attach = getattr(scheduler, "attach", None)
+    if attach is not None:
+        attach(ex)
     was = lockdep.enabled
     lockdep.reset()
     if check_lockdep:
@@ -133,6 +136,7 @@ class Slice:
     max_steps_seen: int = 0
     max_tasks: int = 0
     exhausted: bool = False
+    shared: frozenset[str] = frozenset()
 
 
 def run_slice(body: Callable[[], object], strategy: str, *, seeds: list[int], depth: int,
@@ -152,6 +156,8 @@ def run_slice(body: Callable[[], object], strategy: str, *, seeds: list[int], de
         out.max_tasks = max(out.max_tasks, len(ex.tasks))
         if isinstance(strat, PctStrategy):
             strat.observe_steps(ex.steps, len(ex.tasks))
+        if isinstance(strat, DfsStrategy):
+            strat.finish(ex)
         if failure is not None:
             failures += 1
             if not out.failure_token:
@@ -162,6 +168,9 @@ def run_slice(body: Callable[[], object], strategy: str, *, seeds: list[int], de
         if progress is not None:
             progress(out.schedules, total, len(out.digests), failures)
     out.exhausted = bool(getattr(strat, "exhausted", False))
+    if isinstance(strat, DfsStrategy):
+        out.schedules = strat.count     # the final, complete pass (after any restart)
+        out.shared = frozenset(strat.shared)
     return out
 
 

@@ -11,9 +11,22 @@ before)``.  After an execution the deepest level that still has an untried optio
 levels below it are dropped and rebuilt by the next execution.  ``split=(j, J)`` keeps only
 the options ``i % J == j`` at the first branching level: J workers then explore disjoint
 subtrees whose union is the whole tree.
+
+Reduction (``reduce=True``, the default): a preemption is only tried before an operation on
+a *shared* object -- one whose label (kind and lock class, e.g. ``Mutex gem.object``) some
+execution so far has seen touched by two tasks; explicit points (no object) always count.
+Moving a switch from before a task's operation on an object nobody else touches to before
+its next shared operation reorders no two conflicting operations, so no state is lost --
+provided shared data is only touched through ``softgem.sync`` operations or explicit
+``explore.point``s, which is the core's rule.  Labels merge all objects of a lock class, so
+the test over-approximates sharing.  When an execution reveals a newly shared label, the
+enumeration restarts from scratch with the larger set (``restarts`` counts them), so the
+final, complete pass used the final set.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 from .tokens import encode_choices
 
@@ -37,8 +50,14 @@ class DfsStrategy:
     name = "dfs"
 
     def __init__(self, preemptions: int = 2, split: tuple[int, int] = (0, 1),
-                 limit: int | None = None) -> None:
+                 limit: int | None = None, reduce: bool = True) -> None:
         self.bound = preemptions
+        self.reduce = reduce
+        self.shared: set[str] = set()
+        self._touched: dict[str, set[int]] = {}
+        self._restart = False
+        self.restarts = 0
+        self._ex: Any = None
         self.split = split
         self.limit = limit
         self.count = 0
@@ -49,7 +68,42 @@ class DfsStrategy:
         self._empty = False
         self._path_deviations: list[tuple[int, int]] = []
 
+    def attach(self, ex: Any) -> None:
+        """The execution about to run (its trace tells which object a choice is before)."""
+        self._ex = ex
+
+    def finish(self, ex: Any) -> None:
+        """Learn which labels two tasks touched; a new one restarts the enumeration."""
+        if not self.reduce:
+            return
+        labels = ex.labels
+        grew = False
+        for tid, _, n in ex.trace:
+            if n < 0:
+                continue
+            label = labels[n]
+            tids = self._touched.setdefault(label, set())
+            if tid not in tids:
+                tids.add(tid)
+                if len(tids) == 2:
+                    self.shared.add(label)
+                    grew = True
+        if grew:
+            self._restart = True
+
+    def _local(self) -> bool:
+        """Whether the running task's pending operation touches an unshared object."""
+        ex = self._ex
+        if not self.reduce or ex is None or not ex.trace:
+            return False
+        n = ex.trace[-1][2]
+        return n >= 0 and ex.labels[n] not in self.shared
+
     def new_execution(self) -> bool:
+        if self._restart:
+            self._restart = False
+            self.restarts += 1
+            self._levels, self._started, self._empty, self.count = [], False, False, 0
         if self._empty or (self._started and not self._advance()):
             if self._empty:
                 self.count -= 1     # that one run duplicated worker 0's first path
@@ -90,7 +144,7 @@ class DfsStrategy:
             used = self._levels[-1].after() if self._levels else 0
             if current is not None:
                 options = [current]
-                if used < self.bound:
+                if used < self.bound and not self._local():
                     options += [t for t in runnable if t != current]
             else:
                 options = list(runnable)

@@ -47,6 +47,9 @@ def _merge(parts: list[Any]) -> Any:
     from .campaign import Slice
 
     total = Slice(exhausted=True)
+    # DFS workers pruned with what each learnt; the union is complete only if they agree.
+    if len({p.shared for p in parts}) > 1:
+        total.exhausted = False
     for p in parts:
         total.schedules += p.schedules
         total.digests |= p.digests
