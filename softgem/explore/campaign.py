@@ -105,13 +105,13 @@ def digest(ex: Execution) -> bytes:
 
 def make_strategy(strategy: str, *, seeds: list[int], depth: int, preemptions: int,
                   split: tuple[int, int] = (0, 1), limit: int | None = None,
-                  k: int = 1000) -> Any:
+                  k: int = 1000, shared: frozenset[str] = frozenset()) -> Any:
     if strategy == "random":
         return RandomStrategy(seeds)
     if strategy == "pct":
         return PctStrategy(seeds, depth=depth, k=k)
     if strategy == "dfs":
-        return DfsStrategy(preemptions, split=split, limit=limit)
+        return DfsStrategy(preemptions, split=split, limit=limit, shared=shared)
     raise ValueError(f"unknown strategy {strategy!r} (random, pct, dfs)")
 
 
@@ -143,9 +143,9 @@ def run_slice(body: Callable[[], object], strategy: str, *, seeds: list[int], de
               preemptions: int, split: tuple[int, int] = (0, 1), limit: int | None = None,
               max_steps: int = 200_000, check_lockdep: bool = True,
               progress: Progress | None = None, total: int = 0,
-              stop_on_failure: bool = True) -> Slice:
+              stop_on_failure: bool = True, shared: frozenset[str] = frozenset()) -> Slice:
     strat = make_strategy(strategy, seeds=seeds, depth=depth, preemptions=preemptions,
-                          split=split, limit=limit)
+                          split=split, limit=limit, shared=shared)
     out = Slice()
     failures = 0
     while strat.new_execution():

@@ -50,10 +50,11 @@ class DfsStrategy:
     name = "dfs"
 
     def __init__(self, preemptions: int = 2, split: tuple[int, int] = (0, 1),
-                 limit: int | None = None, reduce: bool = True) -> None:
+                 limit: int | None = None, reduce: bool = True,
+                 shared: frozenset[str] = frozenset()) -> None:
         self.bound = preemptions
         self.reduce = reduce
-        self.shared: set[str] = set()
+        self.shared: set[str] = set(shared)
         self._touched: dict[str, set[int]] = {}
         self._restart = False
         self.restarts = 0
@@ -85,7 +86,7 @@ class DfsStrategy:
             tids = self._touched.setdefault(label, set())
             if tid not in tids:
                 tids.add(tid)
-                if len(tids) == 2:
+                if len(tids) == 2 and label not in self.shared:
                     self.shared.add(label)
                     grew = True
         if grew:

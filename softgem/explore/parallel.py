@@ -75,6 +75,13 @@ def run_parallel(body: Callable[[], object], strategy: str, *, schedules: int, s
         ctx = multiprocessing.get_context("fork")
         with ctx.Pool(jobs) as pool:
             parts = pool.map(_work, shares, chunksize=1)
+            for _ in range(4):      # DFS: rerun until every worker pruned with one sharing set
+                union = frozenset().union(*(p.shared for p in parts))
+                if all(p.shared == union for p in parts) or any(p.failure_token for p in parts):
+                    break
+                for share in shares:
+                    share[4]["shared"] = union
+                parts = pool.map(_work, shares, chunksize=1)
     finally:
         _body = None
     return _merge(parts)
