@@ -38,7 +38,7 @@ def _shares(strategy: str, schedules: int, seed: int, jobs: int, kwargs: dict[st
     out = []
     for j in range(jobs):
         seeds = [execution_seed(seed, i) for i in range(j, schedules, jobs)]
-        limit = None if strategy != "dfs" else schedules
+        limit = None if strategy != "dfs" else -(-schedules // jobs)
         out.append((strategy, seeds, (j, jobs), limit, kwargs))
     return out
 
