@@ -19,79 +19,16 @@ from __future__ import annotations
 
 import traceback
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 import greenlet
 
-from ..errors import SimBug
 from ..sync import clock
 from ..sync import task as sync_task
+from .diagnose import classify, cycle, holder, holder_ids, label
+from .model import ExploreFailure, Failure, Scheduler, Task
 
 __all__ = ["Execution", "Failure", "Scheduler", "Task", "ExploreFailure", "current_execution"]
-
-
-class Scheduler(Protocol):
-    """A strategy (Shuttle's three methods): a new execution, the next task, a number."""
-
-    def new_execution(self) -> bool: ...
-
-    def next_task(self, runnable: list[int], current: int | None, step: int) -> int: ...
-
-    def random_number(self) -> int: ...
-
-
-class ExploreFailure(Exception):
-    """Raised by scenario code (``explore.fail``) to report a failure of a given kind."""
-
-    def __init__(self, kind: str, message: str) -> None:
-        super().__init__(message)
-        self.kind = kind
-        self.message = message
-
-
-@dataclass
-class Failure:
-    kind: str                       # deadlock, lockdep, use-after-free, leak, stale-access, ...
-    message: str
-    task: str = ""
-    stacks: dict[str, list[str]] = field(default_factory=dict)
-
-
-class Task:
-    __slots__ = ("daemon", "deadline", "done", "fn", "glet", "id", "local", "name", "ready",
-                 "wait_kind", "wait_obj")
-
-    def __init__(self, tid: int, name: str, fn: Callable[[], object], daemon: bool) -> None:
-        self.id = tid
-        self.name = name
-        self.fn = fn
-        self.daemon = daemon
-        self.glet: greenlet.greenlet | None = None
-        self.done = False
-        self.ready: Callable[[], bool] | None = None     # parked: runnable once it holds
-        self.deadline: float | None = None               # parked with a (virtual) timeout
-        self.wait_kind = ""
-        self.wait_obj: object = None
-        self.local: dict[str, Any] = {}
-
-    # sync.task.KThread
-    def join(self) -> None:
-        rt = sync_task.runtime
-        if rt is None:
-            raise SimBug("join of an explorer task outside its exploration")
-        rt.park("kthread.join", self, lambda: self.done)
-
-    def is_alive(self) -> bool:
-        return not self.done
-
-    def runnable(self, now: float) -> bool:
-        if self.done:
-            return False
-        ready = self.ready
-        if ready is None:
-            return True
-        return (self.deadline is not None and now >= self.deadline) or ready()
 
 
 _current: Execution | None = None
@@ -188,7 +125,7 @@ class Execution:
         except ExploreFailure as exc:
             self._record(exc.kind, exc.message, t, exc)
         except BaseException as exc:
-            self._record(_classify(exc), f"{type(exc).__name__}: {exc}", t, exc)
+            self._record(classify(exc), f"{type(exc).__name__}: {exc}", t, exc)
         t.done = True
         if self.failure is not None or self.teardown:
             return None
@@ -327,7 +264,7 @@ class Execution:
         if n is None:
             n = self._objs[key] = len(self._keep)
             self._keep.append(obj)
-            self.labels.append(_label(obj))
+            self.labels.append(label(obj))
         return n
 
     def _decide(self, cur: Task) -> Task | None:
@@ -373,18 +310,18 @@ class Execution:
         for t in left:
             if t.daemon and t.wait_kind == "worker.wait":
                 continue
-            holder = _holder(t.wait_obj, self.tasks)
-            what = _label(t.wait_obj) if t.wait_obj is not None else "?"
-            tail = f" held by {holder}" if holder else ""
+            who = holder(t.wait_obj, self.tasks)
+            what = label(t.wait_obj) if t.wait_obj is not None else "?"
+            tail = f" held by {who}" if who else ""
             lines.append(f"  task {t.name} waits ({t.wait_kind}) for {what}{tail}")
-        cycle = _cycle(left, self.tasks)
-        if cycle:
-            lines.insert(0, "deadlock: " + cycle)
+        loop = cycle(left, self.tasks)
+        if loop:
+            lines.insert(0, "deadlock: " + loop)
         self._record("deadlock", "\n".join(lines), None)
 
     def holders(self, obj: object) -> list[Task]:
         """The tasks holding ``obj`` (a Mutex's owner, an RwSem's writer or readers)."""
-        return [self.tasks[i] for i in _holder_ids(obj) if 0 <= i < len(self.tasks)]
+        return [self.tasks[i] for i in holder_ids(obj) if 0 <= i < len(self.tasks)]
 
     # -- replay support ------------------------------------------------------------------------
     def trace_text(self) -> str:
@@ -395,62 +332,3 @@ class Execution:
 
 def _never() -> bool:
     return False
-
-
-def _label(obj: object) -> str:
-    cls = getattr(obj, "lock_class", None)
-    if cls is not None:
-        return f"{type(obj).__name__} {cls.name}"
-    name = getattr(obj, "name", None)
-    if isinstance(name, str):
-        return f"{type(obj).__name__} {name}"
-    return type(obj).__name__
-
-
-def _holder(obj: object, tasks: list[Task]) -> str:
-    """Who holds ``obj`` (a Mutex's or RwSem's owner), by task name; '' when unknown."""
-    ids = _holder_ids(obj)
-    return ", ".join(tasks[i].name for i in ids if 0 <= i < len(tasks))
-
-
-def _holder_ids(obj: object) -> list[int]:
-    owner = getattr(obj, "_owner", None)
-    if isinstance(owner, int):
-        return [owner]
-    writer = getattr(obj, "_writer", None)
-    if isinstance(writer, int):
-        return [writer]
-    readers = getattr(obj, "_readers", None)
-    if isinstance(readers, dict):
-        return sorted(int(k) for k in readers)
-    return []
-
-
-def _cycle(left: list[Task], tasks: list[Task]) -> str:
-    """"task X waits for L held by Y, which waits for M held by X" when the locks form one."""
-    waits = {t.id: t for t in left}
-    for start in left:
-        path: list[Task] = []
-        t: Task | None = start
-        while t is not None and t not in path:
-            path.append(t)
-            holders = [h for h in _holder_ids(t.wait_obj) if h in waits]
-            t = waits[holders[0]] if holders else None
-        if t is not None and t is start:
-            parts = []
-            for i, a in enumerate(path):
-                b = path[(i + 1) % len(path)]
-                who = f"task {a.name} waits" if i == 0 else "which waits"
-                parts.append(f"{who} for {_label(a.wait_obj)} held by {b.name}")
-            return ", ".join(parts)
-    return ""
-
-
-def _classify(exc: BaseException) -> str:
-    if isinstance(exc, SimBug) and "freed" in str(exc):
-        return "use-after-free"
-    if isinstance(exc, AssertionError):
-        return "assertion"
-    if isinstance(exc, SimBug):
-        return "bug"
-    return "exception"
