@@ -40,6 +40,7 @@ BENCHMARKS: dict[str, tuple[str, str]] = {
     "blit": ("softgem.bench.blit", "bench_blit"),
     "host-ioctl": ("softgem.bench.host_ioctl", "bench_host_ioctl"),
     "host-mmap": ("softgem.bench.host_mmap", "bench_host_mmap"),
+    "explore": ("softgem.bench.explore", "bench_explore"),
 }
 
 

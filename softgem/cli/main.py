@@ -60,3 +60,8 @@ def run(trace_on: bool, memory: int, argv: tuple[str, ...]) -> None:
     except KeyboardInterrupt:     # SIGINT before or after the program's run: 128 + SIGINT
         status = 130
     sys.exit(status)
+
+
+from .explore_cmd import explore_command  # noqa: E402  (registered below the group)
+
+main.add_command(explore_command)

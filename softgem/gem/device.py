@@ -84,6 +84,7 @@ class GemDevice:
         self.nr_objects = 0
         self.files: list[DrmFile] = []
         self.design: Any = None   # userptr design mode (later issues); None = v6.8+
+        self.userptr_impl: Any = None   # an alternative userptr path (the explorer's planted bugs)
         self.faults = FaultPoints()
         # Per-device state of other modules, here so that a dropped device frees it all.
         self.aperture = GgttAperture(self)

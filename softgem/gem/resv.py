@@ -8,10 +8,9 @@ only by those who need the object fully idle (eviction, unbind).
 from __future__ import annotations
 
 import enum
-import time
 from typing import Protocol
 
-from ..sync import SpinLock
+from ..sync import SpinLock, clock
 
 __all__ = ["Usage", "FenceLike", "Reservation"]
 
@@ -53,9 +52,9 @@ class Reservation:
 
     def wait(self, usage: Usage, timeout: float | None = None) -> bool:
         """Wait for every fence at ``usage`` or stricter; False when ``timeout`` ran out."""
-        deadline = None if timeout is None else time.monotonic() + timeout
+        deadline = None if timeout is None else clock.monotonic() + timeout
         for fence in self.fences(usage):
-            left = None if deadline is None else max(0.0, deadline - time.monotonic())
+            left = None if deadline is None else max(0.0, deadline - clock.monotonic())
             if not fence.wait(left):
                 return False
         return True

@@ -41,6 +41,10 @@ Rejected alternatives: the 2014 design (one mmu_notifier per mm, an interval tre
 spinlock, gup from a worker and cancel work) and the v5.13-v6.7 callbacks that take the notifier
 rwlock and wait for GPU idle; they stay reachable behind :class:`UserptrOps` for later "design"
 modes, but are not the default.
+
+Seam: a device with a ``userptr_impl`` attribute (an object with ``userptr_create``,
+``submit_init``, ``submit_done``) routes those three calls to it; the explorer's planted-bug
+copies of this path (``softgem.scenarios.planted``) use it.  Unset, nothing changes.
 """
 
 from __future__ import annotations
@@ -114,7 +118,7 @@ def _state(obj: GemObject) -> UserptrState:
 
 
 def is_userptr(obj: GemObject) -> bool:
-    return obj.ops is USERPTR_OPS
+    return obj.ops is USERPTR_OPS or isinstance(obj.ops, UserptrOps)   # (or a planted copy)
 
 
 class _UserptrNotifierOps:
@@ -204,6 +208,10 @@ def _drop_ref(obj: GemObject, st: UserptrState) -> None:
 def userptr_create(dev: GemDevice, file: DrmFile, mm: UserMm, user_ptr: int, user_size: int,
                    flags: int) -> int:
     """GEM_USERPTR: the checks of semantics.md section 1, in order; returns the new handle."""
+    alt = getattr(dev, "userptr_impl", None)    # an alternative userptr path (the explorer's)
+    if alt is not None:
+        handle: int = alt.userptr_create(dev, file, mm, user_ptr, user_size, flags)
+        return handle
     plat = dev.platform
     if not plat.has_llc and not plat.has_snoop:
         raise ENODEV("no coherent userptr without LLC or snooping")
@@ -277,6 +285,10 @@ def submit_init(obj: GemObject, mm: Any) -> None:
     Raises EFAULT for a caller whose address space is not the creator's, or when a page cannot
     be pinned; EAGAIN when an invalidation ran while pinning (the caller retries).
     """
+    alt = getattr(obj.dev, "userptr_impl", None)
+    if alt is not None:
+        alt.submit_init(obj, mm)
+        return
     st = _state(obj)
     if st.notifier.mm is not mm:
         raise EFAULT("userptr used from a foreign address space")
@@ -309,6 +321,10 @@ def submit_init(obj: GemObject, mm: Any) -> None:
 
 def submit_done(obj: GemObject) -> None:
     """After the request is built: EAGAIN if an invalidation hit the pinned sequence."""
+    alt = getattr(obj.dev, "userptr_impl", None)
+    if alt is not None:
+        alt.submit_done(obj)
+        return
     st = _state(obj)
     if mmu_interval_read_retry(st.notifier, st.notifier_seq):
         if trace.enabled:

@@ -24,12 +24,12 @@ looking at time and runs are deterministic.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Protocol
 
 from .. import trace
 from ..errors import EINVAL, ETIME
+from ..sync import clock as sync_clock
 from .resv import FenceLike, Usage
 
 if TYPE_CHECKING:
@@ -114,7 +114,7 @@ def object_wait(obj: GemObject, *, all_fences: bool, timeout: float | None = Non
 
 
 def wait(dev: GemDevice, file: DrmFile, handle: int, flags: int, timeout_ns: int, *,
-         clock: Callable[[], int] = time.monotonic_ns) -> int:
+         clock: Callable[[], int] | None = None) -> int:
     """I915_GEM_WAIT: wait for every fence of the object; returns the remaining timeout (ns).
 
     Raises EINVAL for non-zero flags (before the lookup), ENOENT for a bad handle, ETIME when
@@ -123,6 +123,8 @@ def wait(dev: GemDevice, file: DrmFile, handle: int, flags: int, timeout_ns: int
     """
     if flags:
         raise EINVAL(f"wait flags {flags:#x}")
+    if clock is None:
+        clock = sync_clock.monotonic_ns
     obj = file.lookup(handle)
     try:
         if not obj.resv.fences(Usage.READ):

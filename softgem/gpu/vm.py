@@ -43,6 +43,7 @@ import numpy.typing as npt
 from .. import trace
 from ..errors import ENOENT, SimBug
 from ..sync import Mutex, WaitQueue
+from ..sync import task as sync_task
 from ..units import PAGE_SHIFT
 from .drm_mm import DrmMM
 
@@ -273,6 +274,8 @@ class AddressSpace:
             for flat_off, n in ptes.runs(off, mapped):
                 _add(runs, flat_off, n, ptes.writable)
             addr += mapped
+        if sync_task.runtime is not None:     # explored: checkers see what the GPU touches
+            sync_task.observe("gpu.access", self, runs)
         return runs
 
     def read(self, gpu_addr: int, n: int) -> npt.NDArray[np.uint8]:

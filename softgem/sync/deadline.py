@@ -18,16 +18,15 @@ either -- the command streamer simply re-fetches.
 
 from __future__ import annotations
 
-import time
-
-from . import lockdep
+from . import clock, lockdep
+from . import task as _task
 
 __all__ = ["Backoff", "Deadline", "now"]
 
 
 def now() -> float:
     """Seconds on the monotonic clock: the one clock core code may consult (through here)."""
-    return time.monotonic()
+    return clock.monotonic()
 
 
 class Deadline:
@@ -70,10 +69,15 @@ class Backoff:
         n = self._spins
         self._spins = n + 1
         if n < self.yields:
-            time.sleep(0)
+            if _task.runtime is not None:
+                # Explored: a yield would let a spinner starve everyone under a priority
+                # strategy; a short virtual sleep runs it again once all others block.
+                _task.sleep("backoff.pause", self.min_pause)
+            else:
+                _task.sleep("backoff.pause", 0)
             return
         shift = min(n - self.yields, 16)
-        time.sleep(min(self.max_pause, self.min_pause * (1 << shift)))
+        _task.sleep("backoff.pause", min(self.max_pause, self.min_pause * (1 << shift)))
 
     def reset(self) -> None:
         """Progress was made: the next pause starts short again."""

@@ -33,6 +33,7 @@ from collections.abc import Callable
 
 from .. import trace
 from ..errors import SimBug
+from . import task as _task
 from .lockmap import LockdepMap
 from .wait import WaitQueue
 
@@ -123,6 +124,8 @@ class Fence:
     # -- signalling --------------------------------------------------------------------------
     def signal(self) -> bool:
         """Mark the fence done, wake waiters, run callbacks; False if it already was."""
+        if _task.runtime is not None:
+            _task.runtime.point("fence.signal", self)
         cookie = fence_begin_signalling()
         try:
             with self._lock:

@@ -20,6 +20,7 @@ import threading
 from collections.abc import Callable
 
 from ..errors import SimBug
+from . import task as _task
 
 __all__ = ["Kref"]
 
@@ -32,12 +33,16 @@ class Kref:
         self._lock = threading.Lock()
 
     def get(self) -> None:
+        if _task.runtime is not None:
+            _task.runtime.point("kref.get", self)
         with self._lock:
             if self._count <= 0:
                 raise SimBug("kref_get on a released object")
             self._count += 1
 
     def get_unless_zero(self) -> bool:
+        if _task.runtime is not None:
+            _task.runtime.point("kref.get_unless_zero", self)
         with self._lock:
             if self._count == 0:
                 return False
@@ -46,6 +51,8 @@ class Kref:
 
     def put(self, release: Callable[[], None] | None = None) -> bool:
         """Drop a reference; run ``release`` (outside the counter's lock) on the last one."""
+        if _task.runtime is not None:
+            _task.runtime.point("kref.put", self)
         with self._lock:
             if self._count <= 0:
                 raise SimBug("kref_put underflow")

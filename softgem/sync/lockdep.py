@@ -3,7 +3,7 @@
 Every primitive in :mod:`softgem.sync` calls the hook functions below; they are the one place
 a validator (and later the explorer) observes lock traffic.  When enabled, lockdep keeps
 
-* per thread, a stack of held locks (:class:`~.lockdep_held.HeldLock`: class, subclass,
+* per task (a thread, or an explorer task: :mod:`.task`), a stack of held locks (:class:`~.lockdep_held.HeldLock`: class, subclass,
   read/write, spin, trylock, where it was taken);
 * globally, a graph over (lock class, subclass) of "held A while taking B", with the first
   chain that created each edge (:mod:`.lockdep_graph`);
@@ -45,6 +45,7 @@ from itertools import pairwise
 from typing import Protocol
 
 from ..errors import SimBug
+from . import task as _task
 from .lockclass import LockClass
 from .lockdep_graph import LockGraph
 from .lockdep_held import (
@@ -95,13 +96,33 @@ class _ThreadState(threading.local):
 _tls = _ThreadState()
 
 
+class _TaskState:
+    """The same per-task record for an explorer task (not a ``threading.local``)."""
+
+    __slots__ = ("generation", "held")
+
+    def __init__(self) -> None:
+        self.held: list[HeldLock] = []
+        self.generation = -1
+
+
 class _Lock(Protocol):
     @property
     def lock_class(self) -> LockClass: ...
 
 
 def _held() -> list[HeldLock]:
-    st = _tls
+    rt = _task.runtime
+    st: _ThreadState | _TaskState
+    if rt is None:
+        st = _tls
+    else:
+        # Explored tasks share one thread: their held stacks live in the task's own store.
+        d = rt.local()
+        found = d.get("lockdep")
+        if found is None:
+            found = d["lockdep"] = _TaskState()
+        st = found
     if st.generation != _generation:
         st.held = []
         st.generation = _generation
@@ -290,7 +311,7 @@ def assert_held(lock: _Lock | LockClass) -> None:
         return
     if not _holds(lock):
         name = lock.name if isinstance(lock, LockClass) else lock.lock_class.name
-        raise SimBug(f"lockdep: {name} is not held by {threading.current_thread().name}")
+        raise SimBug(f"lockdep: {name} is not held by {_task.task_name()}")
 
 
 def assert_not_held(*locks: _Lock | LockClass) -> None:
@@ -300,7 +321,7 @@ def assert_not_held(*locks: _Lock | LockClass) -> None:
     for lock in locks:
         if _holds(lock):
             name = lock.name if isinstance(lock, LockClass) else lock.lock_class.name
-            raise SimBug(f"lockdep: {name} is held by {threading.current_thread().name}")
+            raise SimBug(f"lockdep: {name} is held by {_task.task_name()}")
 
 
 @contextmanager

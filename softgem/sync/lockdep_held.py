@@ -18,6 +18,7 @@ import threading
 from dataclasses import dataclass
 from types import FrameType
 
+from . import task as _task
 from .lockclass import LockClass
 
 __all__ = ["Chain", "HeldLock", "Key", "Site", "capture_chain", "caller_site", "describe"]
@@ -130,7 +131,7 @@ def capture_stack(skip: int = 1, depth: int = _STACK_DEPTH) -> tuple[str, ...]:
 def capture_chain(held: list[HeldLock], acquiring: str) -> Chain:
     """Evidence for a new edge, taken in the acquiring thread (cheap: no source lines read)."""
     return Chain(
-        thread=threading.current_thread().name,
+        thread=_task.task_name(),
         held=tuple(describe_held(h) for h in held),
         acquiring=acquiring,
         stack=capture_stack(skip=2),

@@ -7,10 +7,10 @@ cycle) and, for a cycle, the interleaving that would deadlock.
 
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass
 from itertools import pairwise
 
+from . import task as _task
 from .lockdep_graph import Cycle
 from .lockdep_held import Chain, HeldLock, Key, describe_held
 
@@ -64,7 +64,7 @@ def cycle_report(intro: list[str], cycle: Cycle, new_chain: Chain) -> LockdepRep
 
 
 def acquire_intro(new_desc: str, held: list[HeldLock]) -> list[str]:
-    me = threading.current_thread().name
+    me = _task.task_name()
     return [f"thread {me!r} is trying to acquire:", f"  {new_desc}",
             "but already holds:", *_held_lines(held)]
 
@@ -83,7 +83,7 @@ def _scenario(cycle: Cycle) -> list[str]:
 
 
 def recursive_report(new_desc: str, held: list[HeldLock], prev: HeldLock) -> LockdepReport:
-    me = threading.current_thread().name
+    me = _task.task_name()
     lines = _header("possible recursive locking detected")
     lines += [f"thread {me!r} is trying to acquire:", f"  {new_desc}",
               "but already holds a lock of the same class (and subclass):",
@@ -95,7 +95,7 @@ def recursive_report(new_desc: str, held: list[HeldLock], prev: HeldLock) -> Loc
 
 
 def sleep_report(what: str, held: list[HeldLock]) -> LockdepReport:
-    me = threading.current_thread().name
+    me = _task.task_name()
     spins = [h for h in held if h.spin]
     lines = _header("sleeping function called from atomic context")
     lines += [f"thread {me!r} may sleep in: {what}",
@@ -106,7 +106,7 @@ def sleep_report(what: str, held: list[HeldLock]) -> LockdepReport:
 
 
 def bad_unlock_report(desc: str, held: list[HeldLock], why: str) -> LockdepReport:
-    me = threading.current_thread().name
+    me = _task.task_name()
     lines = _header("bad unlock balance detected")
     lines += [f"thread {me!r} is trying to release:", f"  {desc}",
               f"but {why}.", "locks held by this thread:", *_held_lines(held)]

@@ -1,6 +1,6 @@
 """Mutex and SpinLock: exclusive locks with an owner and a lock class.
 
-``_owner`` protocol (the thread ident of the holder):
+``_owner`` protocol (the :func:`~.task.ident` of the holder: a thread, or an explorer task):
 
 =========  ==================================================================
 value      meaning
@@ -20,6 +20,7 @@ from types import TracebackType
 
 from ..errors import SimBug
 from . import lockdep
+from . import task as _task
 from .lockclass import LockClass, lock_class
 
 __all__ = ["Mutex", "SpinLock"]
@@ -40,7 +41,10 @@ class Mutex:
 
     def lock(self, subclass: int = 0) -> None:
         """Take the lock; ``subclass`` is ``mutex_lock_nested``'s (for same-class nesting)."""
-        me = threading.get_ident()
+        me = _task.ident()
+        rt = _task.runtime
+        if rt is not None and self._owner != me:
+            rt.park("mutex.lock", self, lambda: not self._lock.locked())
         if self._owner == me:
             if lockdep.enabled:
                 lockdep.lock_acquire(self.lock_class, spin=self._spin, subclass=subclass,
@@ -61,15 +65,19 @@ class Mutex:
 
     def trylock(self) -> bool:
         """Take the lock if it is free.  Never waits, so lockdep records no dependency."""
+        if _task.runtime is not None:
+            _task.runtime.point("mutex.trylock", self)
         lockdep.lock_acquire(self.lock_class, trylock=True, spin=self._spin, lock=self)
         if not self._lock.acquire(blocking=False):
             return False
-        self._owner = threading.get_ident()
+        self._owner = _task.ident()
         lockdep.lock_acquired(self.lock_class, spin=self._spin, trylock=True, lock=self)
         return True
 
     def unlock(self) -> None:
-        if self._owner != threading.get_ident():
+        if _task.runtime is not None:
+            _task.runtime.point("mutex.unlock", self)
+        if self._owner != _task.ident():
             lockdep.bad_unlock(self.lock_class, lock=self)
             raise SimBug(f"unlock of {self.lock_class} by a thread that does not hold it")
         self._owner = None
@@ -81,7 +89,7 @@ class Mutex:
         return self._lock.locked()
 
     def held_by_me(self) -> bool:
-        return self._owner == threading.get_ident()
+        return self._owner == _task.ident()
 
     def nested(self, subclass: int) -> _Nested:
         """``with m.nested(1):`` -- ``lock(subclass)`` as a context manager."""

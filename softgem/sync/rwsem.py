@@ -6,7 +6,7 @@ writer that queued in between, which is why lockdep reports it.  An RwLock reade
 already holds the lock does not queue behind writers (kernel ``rwlock_t`` readers may
 recurse), so lockdep allows that.
 
-State, all under ``_cv``'s lock:
+State, all under ``_cv``'s lock (explored: the same table, read by the parking preludes):
 
 =========  ===============  ==================  ===========================================
 _writer    _readers         _writers_waiting    meaning
@@ -29,6 +29,7 @@ from types import TracebackType
 
 from ..errors import SimBug
 from . import lockdep
+from . import task as _task
 from .lockclass import LockClass, lock_class
 
 __all__ = ["RwSem", "RwLock"]
@@ -56,7 +57,11 @@ class RwSem:
             lockdep.might_sleep(self._what)
         lockdep.lock_acquire(self.lock_class, read=True, spin=self._spin, subclass=subclass,
                              lock=self)
-        me = threading.get_ident()
+        me = _task.ident()
+        if _task.runtime is not None and self._writer != me:
+            recursing = self._recursive_read and me in self._readers
+            _task.runtime.park("rwsem.down_read", self, lambda: self._writer is None and not (
+                self._writers_waiting and not recursing))
         with self._cv:
             if self._writer == me:
                 raise SimBug(f"read lock of {self.lock_class} while holding it for write")
@@ -68,7 +73,9 @@ class RwSem:
                               lock=self)
 
     def down_read_trylock(self) -> bool:
-        me = threading.get_ident()
+        me = _task.ident()
+        if _task.runtime is not None:
+            _task.runtime.point("rwsem.down_read_trylock", self)
         lockdep.lock_acquire(self.lock_class, read=True, trylock=True, spin=self._spin,
                              lock=self)
         with self._cv:
@@ -81,7 +88,9 @@ class RwSem:
         return True
 
     def up_read(self) -> None:
-        me = threading.get_ident()
+        if _task.runtime is not None:
+            _task.runtime.point("rwsem.up_read", self)
+        me = _task.ident()
         with self._cv:
             n = self._readers.get(me, 0)
             if n == 0:
@@ -101,7 +110,9 @@ class RwSem:
         if not self._spin:
             lockdep.might_sleep(self._what)
         lockdep.lock_acquire(self.lock_class, spin=self._spin, subclass=subclass, lock=self)
-        me = threading.get_ident()
+        me = _task.ident()
+        if _task.runtime is not None and self._writer != me and me not in self._readers:
+            self._park_writer()
         with self._cv:
             if self._writer == me or me in self._readers:
                 raise SimBug(f"recursive locking of {self.lock_class}")
@@ -117,18 +128,33 @@ class RwSem:
             self._writer = me
         lockdep.lock_acquired(self.lock_class, spin=self._spin, subclass=subclass, lock=self)
 
+    def _park_writer(self) -> None:
+        """Explorer prelude of down_write: queue as a waiting writer until the lock is free."""
+        rt = _task.runtime
+        assert rt is not None
+        self._writers_waiting += 1
+        try:
+            rt.park("rwsem.down_write", self,
+                    lambda: self._writer is None and not self._readers)
+        finally:
+            self._writers_waiting -= 1
+
     def down_write_trylock(self) -> bool:
+        if _task.runtime is not None:
+            _task.runtime.point("rwsem.down_write_trylock", self)
         lockdep.lock_acquire(self.lock_class, trylock=True, spin=self._spin, lock=self)
         with self._cv:
             if self._writer is not None or self._readers:
                 return False
-            self._writer = threading.get_ident()
+            self._writer = _task.ident()
         lockdep.lock_acquired(self.lock_class, spin=self._spin, trylock=True, lock=self)
         return True
 
     def up_write(self) -> None:
+        if _task.runtime is not None:
+            _task.runtime.point("rwsem.up_write", self)
         with self._cv:
-            if self._writer != threading.get_ident():
+            if self._writer != _task.ident():
                 lockdep.bad_unlock(self.lock_class, lock=self,
                                    why="this thread does not hold it for write")
                 raise SimBug(f"up_write of {self.lock_class} by a thread that does not hold it")
@@ -138,7 +164,9 @@ class RwSem:
 
     def downgrade_write(self) -> None:
         """Turn a held write lock into a read lock without letting a writer in between."""
-        me = threading.get_ident()
+        if _task.runtime is not None:
+            _task.runtime.point("rwsem.downgrade_write", self)
+        me = _task.ident()
         with self._cv:
             if self._writer != me:
                 raise SimBug(f"downgrade of {self.lock_class} not held for write")
@@ -152,10 +180,10 @@ class RwSem:
         return self._writer is not None or bool(self._readers)
 
     def held_for_write(self) -> bool:
-        return self._writer == threading.get_ident()
+        return self._writer == _task.ident()
 
     def held_by_me(self) -> bool:
-        me = threading.get_ident()
+        me = _task.ident()
         return self._writer == me or me in self._readers
 
     def read(self, subclass: int = 0) -> _ReadGuard:

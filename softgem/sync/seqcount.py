@@ -5,6 +5,7 @@ from __future__ import annotations
 from types import TracebackType
 
 from ..errors import SimBug
+from . import task as _task
 
 __all__ = ["SeqCount"]
 
@@ -27,11 +28,15 @@ class SeqCount:
         self.seq = 0
 
     def write_begin(self) -> None:
+        if _task.runtime is not None:
+            _task.runtime.point("seqcount.write_begin", self)
         if self.seq & 1:
             raise SimBug(f"seqcount {self.name}: nested write_begin")
         self.seq += 1
 
     def write_end(self) -> None:
+        if _task.runtime is not None:
+            _task.runtime.point("seqcount.write_end", self)
         if not self.seq & 1:
             raise SimBug(f"seqcount {self.name}: write_end without write_begin")
         self.seq += 1
@@ -47,8 +52,12 @@ class SeqCount:
 
     def read_begin(self) -> int:
         """The current even sequence (callers spin on odd values with ``read_retry``)."""
+        if _task.runtime is not None:
+            _task.runtime.point("seqcount.read_begin", self)
         return self.seq & ~1
 
     def read_retry(self, start: int) -> bool:
         """True when a writer ran (or is running) since ``read_begin`` returned ``start``."""
+        if _task.runtime is not None:
+            _task.runtime.point("seqcount.read_retry", self)
         return self.seq != start

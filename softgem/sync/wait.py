@@ -18,10 +18,10 @@ If the waker's state change lands before the waiter's check, the check sees it. 
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Callable
 
-from . import lockdep
+from . import clock, lockdep
+from . import task as _task
 
 __all__ = ["WaitQueue", "Completion"]
 
@@ -47,21 +47,26 @@ class WaitQueue:
         condition already holds: the bug (waiting under a spinlock) is there either way.
         """
         lockdep.might_sleep(self._what)
+        rt = _task.runtime
+        if rt is not None:
+            return rt.park("wait_event", self, cond, timeout) or cond()
         if cond():
             return True
-        deadline = None if timeout is None else time.monotonic() + timeout
+        deadline = None if timeout is None else clock.monotonic() + timeout
         with self._cv:
             while not cond():
                 if deadline is None:
                     self._cv.wait()
                 else:
-                    left = deadline - time.monotonic()
+                    left = deadline - clock.monotonic()
                     if left <= 0:
                         return cond()
                     self._cv.wait(left)
         return True
 
     def wake_up_all(self) -> None:
+        if _task.runtime is not None:
+            _task.runtime.point("wake_up_all", self)
         with self._cv:
             self._cv.notify_all()
 

@@ -1,6 +1,6 @@
 """Workqueue: kernel worker threads that run queued work items (``alloc_workqueue``).
 
-This is the only place in softgem, besides the wait primitives, that creates threads.  A
+Workers start through :func:`~.task.kthread_run` (tasks while exploring).  A
 work item that raises is never lost: the exception is kept and re-raised, wrapped in
 :class:`SimBug`, by the next :meth:`Workqueue.flush` or :meth:`Workqueue.destroy`.
 
@@ -34,6 +34,7 @@ from collections.abc import Callable
 
 from ..errors import SimBug
 from . import lockdep
+from . import task as _task
 from .lockmap import LockdepMap
 
 __all__ = ["Work", "Workqueue"]
@@ -91,17 +92,17 @@ class Workqueue:
         self._next_seq = 0
         self._draining = False
         self._stopping = False
-        self._threads = [threading.Thread(target=self._worker, name=f"kworker/{name}:{i}",
-                                          daemon=True) for i in range(workers)]
         self._idents: set[int] = set()
         self._running: dict[int, Work] = {}         # worker ident -> its current item
-        for t in self._threads:
-            t.start()
+        self._threads = [_task.kthread_run(self._worker, f"kworker/{name}:{i}")
+                         for i in range(workers)]
 
     # -- queueing --------------------------------------------------------------------------
     def queue(self, fn: Callable[[], object]) -> Work:
         """Run ``fn()`` on a worker; returns the item (``queue_work``)."""
-        in_worker = threading.get_ident() in self._idents
+        if _task.runtime is not None:
+            _task.runtime.point("queue_work", self)
+        in_worker = _task.ident() in self._idents
         with self._cv:
             if self._stopping or (self._draining and not in_worker):
                 raise SimBug(f"workqueue {self.name}: queue after destroy")
@@ -113,6 +114,8 @@ class Workqueue:
         return work
 
     def _cancel(self, work: Work) -> bool:
+        if _task.runtime is not None:
+            _task.runtime.point("cancel_work", self)
         with self._cv:
             if work.state != PENDING:
                 return False
@@ -147,9 +150,9 @@ class Workqueue:
         self._raise_errors()
 
     def _wait_work(self, work: Work, timeout: float | None) -> bool:
-        if threading.get_ident() in self._idents and not work.done():
+        if _task.ident() in self._idents and not work.done():
             with self._cv:
-                mine = work.state == RUNNING and work is self._running.get(threading.get_ident())
+                mine = work.state == RUNNING and work is self._running.get(_task.ident())
             if mine or len(self._threads) == 1:
                 raise SimBug(f"workqueue {self.name}: work {work.name} waited for from a "
                              "work item that blocks it")
@@ -163,11 +166,14 @@ class Workqueue:
         lockdep.might_sleep(what)
         if whole_queue:
             self._map.might_wait()
+        rt = _task.runtime
+        if rt is not None and not rt.park(what.split()[0], self, cond, timeout):
+            return cond()
         with self._cv:
             return self._cv.wait_for(cond, timeout)
 
     def _check_not_own_worker(self, what: str) -> None:
-        if threading.get_ident() in self._idents:
+        if _task.ident() in self._idents:
             raise SimBug(f"workqueue {self.name}: {what} from its own work item deadlocks")
 
     def _raise_errors(self) -> None:
@@ -181,8 +187,11 @@ class Workqueue:
     # -- the worker thread -----------------------------------------------------------------
     def _worker(self) -> None:
         with self._cv:
-            self._idents.add(threading.get_ident())
+            self._idents.add(_task.ident())
         while True:
+            rt = _task.runtime
+            if rt is not None:
+                rt.park("worker.wait", self, lambda: bool(self._pending) or self._stopping)
             with self._cv:
                 while not self._pending and not self._stopping:
                     self._cv.wait()
@@ -192,10 +201,10 @@ class Workqueue:
                 if work.state == CANCELLED:
                     continue
                 work.state = RUNNING
-                self._running[threading.get_ident()] = work
+                self._running[_task.ident()] = work
             error = self._run(work)
             with self._cv:
-                del self._running[threading.get_ident()]
+                del self._running[_task.ident()]
                 work.state = DONE
                 del self._outstanding[work.seq]
                 if error is not None:

@@ -1,0 +1,115 @@
+"""``softgem bench explore``: the explorer's speed on munmap-vs-execbuf.
+
+Figures: schedules per second; one explored schedule's time against the same scenario run
+once on real threads (target <= 3x); ``--jobs 2`` against ``--jobs 1`` (target >= 1.7x on
+two cores).  Lockdep is off on both sides of the first ratio so it compares the runtimes only.
+"""
+
+from __future__ import annotations
+
+import statistics
+import threading
+import time
+
+from ..errors import KernelError
+from ..explore import PctStrategy, explore, run_schedule
+from ..scenarios import ANON, RW, Gem, all_scenarios, get
+from .runner import BenchResult
+
+__all__ = ["bench_explore"]
+
+NAME = "munmap-vs-execbuf"
+
+
+def _plain_once() -> float:
+    """The scenario's work on real threads, no explorer (the same operations)."""
+    from ..machine import Machine
+
+    t0 = time.perf_counter()
+    m = Machine(memory=64 << 20)
+    gem = Gem(m.spawn("race"))
+    ptr = gem.proc.mmap(0, 4096, RW, ANON)
+    bo = gem.userptr(ptr, 4096)
+    threads = [threading.Thread(target=lambda: gem.store(bo, 0xC0FFEE)),
+               threading.Thread(target=lambda: gem.proc.munmap(ptr, 4096))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    try:
+        gem.close(bo)
+    except (KernelError, OSError):
+        pass
+    m.shutdown()
+    return time.perf_counter() - t0
+
+
+def _explored_once(seed: int) -> tuple[float, int]:
+    scen = get(NAME)
+    strat = PctStrategy([seed], depth=3, k=600, fixed_k=True)
+    strat.new_execution()
+    t0 = time.perf_counter()
+    ex, failure = run_schedule(scen.body, strat, check_lockdep=False)
+    if failure is not None:
+        raise RuntimeError(f"{NAME} failed while benchmarking: {failure.message}")
+    return time.perf_counter() - t0, ex.steps
+
+
+def _burn(n: int) -> int:
+    s = 0
+    for i in range(n):
+        s += i
+    return s
+
+
+def _headroom() -> float:
+    """How much faster 2 processes burn 4 equal pure-Python loops than 1 (ideal 2.0): what
+    this machine can give --jobs 2 right now (other work on the cores shows up here)."""
+    import multiprocessing
+
+    times = []
+    for jobs in (1, 2):
+        t0 = time.perf_counter()
+        with multiprocessing.get_context("fork").Pool(jobs) as pool:
+            pool.map(_burn, [2_000_000] * 4)
+        times.append(time.perf_counter() - t0)
+    return times[0] / times[1]
+
+
+def _campaign_rate(schedules: int, jobs: int) -> float:
+    t0 = time.perf_counter()
+    rep = explore(get(NAME), "pct", schedules=schedules, jobs=jobs, check_lockdep=False)
+    return rep.schedules / (time.perf_counter() - t0)
+
+
+def bench_explore(quick: bool) -> BenchResult:
+    all_scenarios()          # registers the catalog, NAME among it
+    res = BenchResult(f"softgem explore on {NAME}")
+    n = 30 if quick else 200
+    plain, explored, steps = [], [], []
+    for i in range(n):
+        plain.append(_plain_once())
+        dt, k = _explored_once(i)
+        explored.append(dt)
+        steps.append(k)
+    p, e = statistics.median(plain), statistics.median(explored)
+    res.add("plain run on threads (median)", f"{p * 1e3:.2f} ms")
+    res.add("one explored schedule (median)", f"{e * 1e3:.2f} ms")
+    res.add("scheduling points per schedule (median)", f"{statistics.median(steps):.0f}")
+    res.add("explored schedules/s (one process)", f"{1 / e:,.0f}")
+    m, rounds = (200, 3) if quick else (1000, 5)
+    rates1, rates2 = [], []
+    for _ in range(rounds):         # interleaved pairs: a load spike hits both sides
+        rates1.append(_campaign_rate(m, 1))
+        rates2.append(_campaign_rate(m, 2))
+    r1, r2 = statistics.median(rates1), statistics.median(rates2)
+    res.add("campaign --jobs 1 (median)", f"{r1:,.0f} schedules/s")
+    res.add("campaign --jobs 2 (median)", f"{r2:,.0f} schedules/s")
+    res.notes.append(f"{n} paired plain/explored runs, medians; {rounds} interleaved pairs of "
+                     f"campaigns of {m} PCT d=3 schedules (lockdep off), wall time including "
+                     "the workers' start; jobs ratio = median of the per-pair ratios.")
+    res.add("machine headroom: 2 vs 1 processes on pure CPU", f"{_headroom():.2f}x")
+    jobs_ratio = statistics.median(b / a for a, b in zip(rates1, rates2, strict=True))
+    res.ratio("--jobs 2 / --jobs 1 schedules/s", jobs_ratio, 1.7, ">=")
+    res.ratio("explored schedule / plain run", e / p, 3.0, "<=")
+    return res

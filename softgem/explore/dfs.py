@@ -1,0 +1,170 @@
+"""Bounded-preemption DFS (CHESS iterative context bounding, Musuvathi and Qadeer, PLDI'07).
+
+Enumerates, depth first, every schedule with at most ``K`` preemptions (a switch away from a
+task that could have continued); switches at blocking points are free.  Within the bound the
+enumeration is complete: every such schedule of the (deterministic) scenario runs exactly
+once, and ``count`` says how many there were.  The CHESS authors found every bug of their
+study within two preemptions.
+
+State: one level per real choice of the current path, ``(options, index, preemptions
+before)``.  After an execution the deepest level that still has an untried option advances;
+levels below it are dropped and rebuilt by the next execution.  ``split=(j, J)`` keeps only
+the options ``i % J == j`` at the first branching level: J workers then explore disjoint
+subtrees whose union is the whole tree.
+
+Reduction (``reduce=True``, the default): a preemption is only tried before an operation on
+a *shared* object -- one whose label (kind and lock class, e.g. ``Mutex gem.object``) some
+execution so far has seen touched by two tasks; explicit points (no object) always count.
+Moving a switch from before a task's operation on an object nobody else touches to before
+its next shared operation reorders no two conflicting operations, so no state is lost --
+provided shared data is only touched through ``softgem.sync`` operations or explicit
+``explore.point``s, which is the core's rule.  Labels merge all objects of a lock class, so
+the test over-approximates sharing.  When an execution reveals a newly shared label, the
+enumeration restarts from scratch with the larger set (``restarts`` counts them), so the
+final, complete pass used the final set.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .tokens import encode_choices
+
+__all__ = ["DfsStrategy"]
+
+
+class _Level:
+    __slots__ = ("before", "has_current", "index", "options")
+
+    def __init__(self, options: list[int], before: int, has_current: bool, index: int) -> None:
+        self.options = options
+        self.before = before            # preemptions on the path before this choice
+        self.has_current = has_current  # options[0] is the running task (others preempt it)
+        self.index = index
+
+    def after(self) -> int:
+        return self.before + (1 if self.has_current and self.index > 0 else 0)
+
+
+class DfsStrategy:
+    name = "dfs"
+
+    def __init__(self, preemptions: int = 2, split: tuple[int, int] = (0, 1),
+                 limit: int | None = None, reduce: bool = True,
+                 shared: frozenset[str] = frozenset()) -> None:
+        self.bound = preemptions
+        self.reduce = reduce
+        self.shared: set[str] = set(shared)
+        self._touched: dict[str, set[int]] = {}
+        self._restart = False
+        self.restarts = 0
+        self._ex: Any = None
+        self.split = split
+        self.limit = limit
+        self.count = 0
+        self.exhausted = False
+        self._levels: list[_Level] = []
+        self._depth = 0
+        self._started = False
+        self._empty = False
+        self._path_deviations: list[tuple[int, int]] = []
+
+    def attach(self, ex: Any) -> None:
+        """The execution about to run (its trace tells which object a choice is before)."""
+        self._ex = ex
+
+    def finish(self, ex: Any) -> None:
+        """Learn which labels two tasks touched; a new one restarts the enumeration."""
+        if not self.reduce:
+            return
+        labels = ex.labels
+        grew = False
+        for tid, _, n in ex.trace:
+            if n < 0:
+                continue
+            label = labels[n]
+            tids = self._touched.setdefault(label, set())
+            if tid not in tids:
+                tids.add(tid)
+                if len(tids) == 2 and label not in self.shared:
+                    self.shared.add(label)
+                    grew = True
+        if grew:
+            self._restart = True
+
+    def _local(self) -> bool:
+        """Whether the running task's pending operation touches an unshared object."""
+        ex = self._ex
+        if not self.reduce or ex is None or not ex.trace:
+            return False
+        n = ex.trace[-1][2]
+        return n >= 0 and ex.labels[n] not in self.shared
+
+    def new_execution(self) -> bool:
+        if self._restart:
+            self._restart = False
+            self.restarts += 1
+            self._levels, self._started, self._empty, self.count = [], False, False, 0
+        if self._empty or (self._started and not self._advance()):
+            if self._empty:
+                self.count -= 1     # that one run duplicated worker 0's first path
+            self.exhausted = True
+            return False
+        if self.limit is not None and self.count >= self.limit:
+            return False
+        self._started = True
+        self._depth = 0
+        self._path_deviations = []
+        self.count += 1
+        return True
+
+    def _advance(self) -> bool:
+        first = self._first_branch()
+        while self._levels:
+            i = len(self._levels) - 1
+            level = self._levels[i]
+            step = self.split[1] if i == first else 1
+            if level.index + step < len(level.options):
+                level.index += step
+                return True
+            self._levels.pop()
+        return False
+
+    def _first_branch(self) -> int:
+        for i, level in enumerate(self._levels):
+            if len(level.options) > 1:
+                return i
+        return -1
+
+    def next_task(self, runnable: list[int], current: int | None, step: int) -> int:
+        d = self._depth
+        self._depth = d + 1
+        if d < len(self._levels):
+            level = self._levels[d]
+        else:
+            used = self._levels[-1].after() if self._levels else 0
+            if current is not None:
+                options = [current]
+                if used < self.bound and not self._local():
+                    options += [t for t in runnable if t != current]
+            else:
+                options = list(runnable)
+            index = 0
+            if len(options) > 1 and self._first_branch() < 0 and self.split[1] > 1:
+                index = self.split[0]
+                if index >= len(options):       # this worker's share of the tree is empty
+                    index = 0
+                    self._empty = True
+            level = _Level(options, used, current is not None, index)
+            self._levels.append(level)
+        chosen = level.options[level.index]
+        default = runnable[0] if current is None else current
+        if chosen != default:
+            self._path_deviations.append((d, chosen))
+        return chosen
+
+    def random_number(self) -> int:
+        return 0
+
+    def token(self) -> str:
+        return f"dfs:k{self.bound}:{encode_choices(self._path_deviations)}"

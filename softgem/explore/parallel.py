@@ -1,0 +1,113 @@
+"""Scaling a campaign out: local processes (``--jobs J``) or a Ray cluster (``--ray ADDR``).
+
+Worker ``j`` of ``J`` runs the schedules ``i`` with ``i % J == j`` (random, PCT: disjoint seed
+ranges, the same per-schedule seeds as a local run, so tokens are unchanged) or the DFS
+subtree ``split=(j, J)`` (disjoint, and together the whole bounded tree).  Results merge:
+schedule counts add, distinct-trace digests unite, the failure of the lowest worker wins.
+
+Local workers are forked (``multiprocessing`` "fork" context), so the scenario callable needs
+no pickling.  Ray workers cannot share memory: they import the scenario from
+``scenario_ref`` (``"module:function"`` returning the scenario by name), so only registered
+scenarios run on Ray.  Ray is an optional extra (``pip install softgem[ray]``).
+"""
+
+from __future__ import annotations
+
+import importlib
+import multiprocessing
+from collections.abc import Callable
+from typing import Any
+
+from .random import execution_seed
+
+__all__ = ["run_parallel"]
+
+_body: Callable[[], object] | None = None
+
+
+def _work(args: tuple[str, list[int], tuple[int, int], int | None, dict[str, Any]]) -> Any:
+    from .campaign import run_slice
+
+    strategy, seeds, split, limit, kwargs = args
+    assert _body is not None
+    return run_slice(_body, strategy, seeds=seeds, split=split, limit=limit, **kwargs)
+
+
+def _shares(strategy: str, schedules: int, seed: int, jobs: int, kwargs: dict[str, Any]
+            ) -> list[tuple[str, list[int], tuple[int, int], int | None, dict[str, Any]]]:
+    out = []
+    for j in range(jobs):
+        seeds = [execution_seed(seed, i) for i in range(j, schedules, jobs)]
+        limit = None if strategy != "dfs" else -(-schedules // jobs)
+        out.append((strategy, seeds, (j, jobs), limit, kwargs))
+    return out
+
+
+def _merge(parts: list[Any]) -> Any:
+    from .campaign import Slice
+
+    total = Slice(exhausted=True)
+    # DFS workers pruned with what each learnt; the union is complete only if they agree.
+    if len({p.shared for p in parts}) > 1:
+        total.exhausted = False
+    for p in parts:
+        total.schedules += p.schedules
+        total.digests |= p.digests
+        total.max_steps_seen = max(total.max_steps_seen, p.max_steps_seen)
+        total.max_tasks = max(total.max_tasks, p.max_tasks)
+        total.exhausted = total.exhausted and p.exhausted
+        if p.failure_token and not total.failure_token:
+            total.failure_token, total.failure_kind = p.failure_token, p.failure_kind
+            total.found_at = p.found_at
+    return total
+
+
+def run_parallel(body: Callable[[], object], strategy: str, *, schedules: int, seed: int,
+                 jobs: int, ray_address: str | None = None, scenario_ref: str = "",
+                 **kwargs: Any) -> Any:
+    global _body
+    jobs = max(1, jobs)
+    shares = _shares(strategy, schedules, seed, jobs, kwargs)
+    if ray_address:
+        return _merge(_run_ray(ray_address, scenario_ref, shares))
+    _body = body
+    try:
+        ctx = multiprocessing.get_context("fork")
+        with ctx.Pool(jobs) as pool:
+            parts = pool.map(_work, shares, chunksize=1)
+            for _ in range(4):      # DFS: rerun until every worker pruned with one sharing set
+                union = frozenset().union(*(p.shared for p in parts))
+                if all(p.shared == union for p in parts) or any(p.failure_token for p in parts):
+                    break
+                for share in shares:
+                    share[4]["shared"] = union
+                parts = pool.map(_work, shares, chunksize=1)
+    finally:
+        _body = None
+    return _merge(parts)
+
+
+def _resolve_ref(ref: str) -> Callable[[], object]:
+    module, _, name = ref.partition(":")
+    mod = importlib.import_module(module)
+    scen = mod.get(name)
+    fn: Callable[[], object] = scen.body
+    return fn
+
+
+def _ray_work(ref: str, share: Any) -> Any:
+    global _body
+    _body = _resolve_ref(ref)
+    return _work(share)
+
+
+def _run_ray(address: str, ref: str, shares: list[Any]) -> list[Any]:
+    if not ref:
+        raise ValueError("--ray needs a registered scenario (softgem.scenarios)")
+    try:
+        import ray
+    except ImportError as exc:
+        raise RuntimeError("Ray is not installed: pip install 'softgem[ray]'") from exc
+    ray.init(address=address, ignore_reinit_error=True)
+    remote = ray.remote(_ray_work)
+    return list(ray.get([remote.remote(ref, s) for s in shares]))

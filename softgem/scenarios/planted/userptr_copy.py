@@ -1,0 +1,129 @@
+"""The v6.8 userptr path, copied, with switches that plant one bug each (see the package)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ... import trace
+from ...errors import EAGAIN, EFAULT
+from ...gem import GemObject
+from ...gem import userptr as real
+from ...mm import unpin_user_pages
+from ...notifier import (
+    MmuIntervalNotifier,
+    mmu_interval_notifier_insert,
+    mmu_interval_notifier_remove,
+    mmu_interval_read_begin,
+    mmu_interval_read_retry,
+    mmu_interval_set_seq,
+)
+from ...sync import Workqueue
+
+__all__ = ["BUGS", "PlantedUserptr"]
+
+BUGS = ("no-read-retry", "no-seq-mark", "lock-in-notifier", "free-while-walked")
+
+
+class _NotifierOps:
+    """The callback, holding the object itself (the copy needs it for two of the bugs)."""
+
+    def __init__(self, impl: PlantedUserptr, obj: GemObject) -> None:
+        self.impl = impl
+        self.obj = obj
+
+    def invalidate(self, sub: MmuIntervalNotifier, rng: Any, cur_seq: int) -> bool:
+        bug = self.impl.bug
+        if bug == "free-while-walked":
+            _ = self.obj.size           # the walk dereferences the object
+        if bug == "lock-in-notifier":
+            with self.obj.lock:
+                mmu_interval_set_seq(sub, cur_seq)
+        elif bug != "no-seq-mark":
+            mmu_interval_set_seq(sub, cur_seq)
+        if trace.enabled:
+            trace.emit("userptr", "invalidate", obj=id(self.obj), seq=cur_seq)
+        return True
+
+
+class _Ops(real.UserptrOps):
+    """The backing ops; only ``release`` differs (for free-while-walked)."""
+
+    def __init__(self, impl: PlantedUserptr) -> None:
+        self.impl = impl
+
+    def release(self, obj: GemObject) -> None:
+        st = real._state(obj)
+        if self.impl.bug == "free-while-walked" and st.notifier.mm is not None:
+            self.impl.defer_remove(st.notifier)     # the object is freed before the removal
+            return
+        super().release(obj)
+
+
+class PlantedUserptr:
+    """``userptr_impl`` for a device: the real path's logic with ``bug`` planted."""
+
+    def __init__(self, bug: str) -> None:
+        if bug not in BUGS:
+            raise ValueError(f"unknown planted bug {bug!r}; known: {BUGS}")
+        self.bug = bug
+        self.ops = _Ops(self)
+        self._wq: Workqueue | None = None
+
+    def defer_remove(self, notifier: MmuIntervalNotifier) -> None:
+        if self._wq is None:
+            self._wq = Workqueue("userptr-release")
+        self._wq.queue(lambda: mmu_interval_notifier_remove(notifier))
+
+    def finish(self) -> None:
+        if self._wq is not None:
+            wq, self._wq = self._wq, None
+            wq.destroy()
+
+    def userptr_create(self, dev: Any, file: Any, mm: Any, user_ptr: int, user_size: int,
+                       flags: int) -> int:
+        if not user_size or user_ptr % 4096 or user_size % 4096:
+            from ...errors import EINVAL
+
+            raise EINVAL("size 0, or pointer or size not page aligned")
+        obj = GemObject(dev, user_size, self.ops)
+        obj.read_domains = obj.write_domain = 0x1
+        obj.readonly = bool(flags & real.I915_USERPTR_READ_ONLY)
+        st = obj.private = real.UserptrState(user_ptr, mm)
+        try:
+            mmu_interval_notifier_insert(st.notifier, mm, user_ptr, user_size,
+                                         _NotifierOps(self, obj))
+            handle: int = file.handle_create(obj)
+        finally:
+            obj.put()
+        return handle
+
+    def submit_init(self, obj: GemObject, mm: Any) -> None:
+        st = real._state(obj)
+        if st.notifier.mm is not mm:
+            raise EFAULT("userptr used from a foreign address space")
+        seq = mmu_interval_read_begin(st.notifier)
+        with obj.lock:
+            if seq == st.notifier_seq and st.pvec is not None:
+                return
+            real._unbind_and_put(obj)
+        pvec = real._pin_all(obj, st)
+        with obj.lock:
+            against = seq if not st.page_ref else st.notifier_seq
+            if self.bug != "no-read-retry" and mmu_interval_read_retry(st.notifier, against):
+                unpin_user_pages(obj.dev.phys, pvec, dirty=False)
+                raise EAGAIN("collided with an mmu notifier invalidation")
+            if st.page_ref:
+                unpin_user_pages(obj.dev.phys, pvec, dirty=False)
+                return
+            st.pvec, st.notifier_seq, st.page_ref = pvec, seq, 1
+            try:
+                obj.get_pages_locked()
+            finally:
+                real._drop_ref(obj, st)
+
+    def submit_done(self, obj: GemObject) -> None:
+        st = real._state(obj)
+        if self.bug == "no-read-retry":
+            return
+        if mmu_interval_read_retry(st.notifier, st.notifier_seq):
+            raise EAGAIN("userptr invalidated during submission")
