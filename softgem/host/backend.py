@@ -24,7 +24,8 @@ call                        when, and what the supervisor guarantees
                             Several threads may call concurrently, on the same file too.
 ``mmap_target(file, pgoff,  ``mmap(fd, pgoff << 12)`` of ``npages`` pages of a device fd, ``write``
 npages, write)``             if PROT_WRITE: after the driver's checks (raise KernelError), the
-                            (fd, byte offset) of a file of ours the caller should map instead.
+                            (fd, byte offset) of a file of ours the caller should map instead;
+                            the fd is the caller's to close.
 ``mm_event(task, ev, s, e,  the calling thread is about to change ``[s, e)`` of its address
 cause)``                    space; ``ev`` is the notifier event semantics.md section 8 gives
                             (UNMAP, CLEAR, PROTECTION_VMA, PROTECTION_PAGE), ``cause`` the

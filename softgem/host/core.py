@@ -9,6 +9,7 @@ as the simulated machine; memory events become notifier ranges on that address s
 
 from __future__ import annotations
 
+import os
 import random
 from typing import Any
 
@@ -91,8 +92,8 @@ class CoreBackend:
         assert isinstance(file, DrmFile)
         obj, mmo = gem_mmap_lookup(self.dev, file, pgoff, npages, write)
         try:
-            with obj.lock:
-                fd = self.mirrors.fd_of(obj)
+            with obj.lock:    # a copy: the mirror may go with the object once we let go
+                fd = os.dup(self.mirrors.fd_of(obj))
             return fd, (pgoff - mmo.node.start) * PAGE_SIZE
         finally:
             obj.put()

@@ -42,13 +42,14 @@ def device_mmap(svc: Services, n: Notification, dfile: DrmFile,
     # do_mmap checks the *file's* mode: the thread gets a read-only opening of the mirror when
     # the drm file has no FMODE_WRITE, so the kernel itself refuses a shared writable mapping
     # and a later mprotect to PROT_WRITE (EACCES).
-    ro = os.open(f"/proc/self/fd/{fd}", os.O_RDONLY | os.O_CLOEXEC) if dfile.readonly else -1
     try:
-        got = map_into(task, svc.injector, fd if ro < 0 else ro, addr, length, prot, flags, at,
-                       gem_mapping=True)
+        if dfile.readonly:
+            ro = os.open(f"/proc/self/fd/{fd}", os.O_RDONLY | os.O_CLOEXEC)
+            os.close(fd)
+            fd = ro
+        got = map_into(task, svc.injector, fd, addr, length, prot, flags, at, gem_mapping=True)
     finally:
-        if ro >= 0:
-            os.close(ro)
+        os.close(fd)
     if svc.trace:
         shown = f"{got:#x}" if got >= 0 else f"-{-got}"
         svc.trace(f"pid {n.pid}: mmap {dfile!r} offset {offset:#x} +{length:#x} -> {shown}")
