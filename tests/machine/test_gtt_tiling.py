@@ -119,3 +119,30 @@ def test_a_tile_row_past_the_object_is_backed_by_nothing(proc: softgem.Process) 
     # linear row 0 is x in [0, 8192): tiles 0..15, of which only tiles 0 and 1 exist
     assert raw == bytes([1]) * 512 + bytes(3584) + bytes([1]) * 512 + bytes(3584)
     assert proc.read(gtt + 1024, 4) == bytes(4)
+
+
+def test_a_tiled_object_larger_than_the_aperture_detiles_through_partial_views() -> None:
+    """gem_mmap_gtt's huge tiled bo: the object does not fit the mappable aperture, so each
+    fault binds a tile-row aligned 1 MiB chunk (evicting the last one); the image stays
+    whole."""
+    import dataclasses
+
+    from softgem.gem import DEFAULT_PLATFORM
+    platform = dataclasses.replace(DEFAULT_PLATFORM, mappable_size=2 << 20)
+    machine = softgem.Machine(memory=64 << 20, platform=platform)
+    proc = machine.spawn()
+    size, stride = 4 << 20, 8192
+    fd, h, gtt = tiled_bo(proc, size, X, stride)
+    image = np.arange(size // 4, dtype=np.uint32)
+    proc.write(gtt, image.tobytes())
+    assert proc.read(gtt, size) == image.tobytes()
+    raw = np.frombuffer(igt.gem_read(proc, fd, h, 0, size), dtype=np.uint32)
+    for lin in range(0, size, 4 * 4099):
+        assert raw[tiled_offset(X, stride, lin) // 4] == lin // 4, lin
+    obj = proc.file(fd).file.lookup(h)  # type: ignore[attr-defined]
+    views = machine.device.aperture.bindings_of(obj)
+    obj.put()
+    assert views and all(b.partial and b.npages == 256 for b in views)
+    proc.exit()
+    machine.shutdown()
+    assert machine.counters().leaks() == {}
