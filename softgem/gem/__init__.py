@@ -18,6 +18,7 @@ from .pages import Segment, SgTable
 from .platform import DEFAULT_PLATFORM, Platform
 from .resv import Reservation, Usage
 from .shmem import is_shmem, shmem_create
+from .tiling import tiled_offsets
 from .userptr import is_userptr, submit_done, submit_init, userptr_create
 
 __all__ = [
@@ -48,5 +49,6 @@ __all__ = [
     "shmem_create",
     "submit_done",
     "submit_init",
+    "tiled_offsets",
     "userptr_create",
 ]

@@ -57,7 +57,7 @@ from ..mm import (
 from ..sync import SpinLock
 from ..units import PAGE_SHIFT
 from .aperture import aperture_of
-from .mman_fault import vm_fault_cpu, vm_fault_gtt
+from .mman_fault import FenceDetile, vm_fault_cpu, vm_fault_gtt
 from .mman_legacy import forget_filp, legacy_mmap
 from .offsets import OffsetNode
 from .ops import ObjectFlags
@@ -88,12 +88,15 @@ _mmo_lock = SpinLock("gem.object.mmo_lock")
 class MmapOffset:
     """One mmap type of one object (``i915_mmap_offset``): the node userspace maps."""
 
-    __slots__ = ("mmap_type", "node", "obj")
+    __slots__ = ("detile", "mmap_type", "node", "obj")
 
     def __init__(self, obj: GemObject, mmap_type: int) -> None:
         self.obj = obj
         self.mmap_type = mmap_type
         self.node = OffsetNode(self)
+        # GTT only: the fence's detiling of the PTEs mapped now (set by each GTT fault
+        # before it inserts, under the aperture lock; None while the object is linear).
+        self.detile: FenceDetile | None = None
 
     def __repr__(self) -> str:
         return f"<MmapOffset obj#{self.obj.id} {MMAP_TYPE_NAMES[self.mmap_type]} {self.node!r}>"
@@ -238,6 +241,11 @@ class GttVmOps(_GemVmOps):
 
     def fault(self, vma: Vma, addr: int, write: bool) -> VmFault:
         return vm_fault_gtt(vma, addr, write)
+
+    def remap(self, vma: Vma) -> FenceDetile | None:
+        """The fence between the aperture and the pages of a tiled object (vmops.Remap)."""
+        mmo: MmapOffset = vma.private
+        return mmo.detile
 
 
 CPU_VM_OPS = CpuVmOps()

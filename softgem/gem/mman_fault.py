@@ -13,6 +13,9 @@ valid after the unpin because whoever puts the pages zaps them first
   :mod:`softgem.gem.aperture`), fenced if tiled, and only that view's pages are mapped.
   Inserting and marking the view as faulted happen under the aperture lock, so a
   concurrent revocation either sees the userfault and zaps, or runs before the insert.
+  A fenced (tiled) view detiles: the PTEs only gate the access, and :class:`FenceDetile`
+  (the mm's ``Remap``) sends each byte of the linear aperture image to its tiled object
+  offset (``docs/gtt-tiling.md``).
 
 Errors become fault codes as ``i915_error_to_vmf_fault`` maps them: EIO/EFAULT/ENODEV/ENXIO
 -> SIGBUS, ENOMEM -> OOM, EAGAIN/EBUSY/EINTR/ENOSPC -> NOPAGE (nothing inserted, the access
@@ -24,18 +27,22 @@ from __future__ import annotations
 import errno
 from typing import TYPE_CHECKING
 
+import numpy as np
+import numpy.typing as npt
+
 from .. import trace
-from ..errors import EFAULT, KernelError
+from ..errors import EFAULT, KernelError, SimBug
 from ..mm import VM_WRITE, Vma, VmFault
 from ..units import PAGE_SHIFT, PAGE_SIZE
 from .aperture import aperture_of
+from .tiling import tiled_offsets
 
 if TYPE_CHECKING:
     from .mman import MmapOffset
     from .object import GemObject
     from .pages import SgTable
 
-__all__ = ["error_to_vm_fault", "vm_fault_cpu", "vm_fault_gtt"]
+__all__ = ["FenceDetile", "error_to_vm_fault", "vm_fault_cpu", "vm_fault_gtt"]
 
 CACHING_NONE = 0
 
@@ -106,6 +113,39 @@ def vm_fault_gtt(vma: Vma, addr: int, write: bool) -> VmFault:
             obj.unpin_pages_locked()
 
 
+class FenceDetile:
+    """A fence register's detiling, as the mm's ``Remap`` of GTT VMAs of a tiled object.
+
+    Byte ``L`` of the object's linear GTT image is object byte ``tiled_offsets(L)``; one
+    past the object (the fence covers whole tile rows, the tail of the last one is the GGTT
+    scratch page) is backed by nothing.  ``tiling`` and ``stride`` are those the fence was
+    programmed with at the fault; a tiling change revokes every PTE before it takes effect.
+    """
+
+    __slots__ = ("obj", "stride", "tiling")
+
+    def __init__(self, obj: GemObject, tiling: int, stride: int) -> None:
+        self.obj = obj
+        self.tiling = tiling
+        self.stride = stride
+
+    def __call__(self, vma: Vma, addr: int, n: int) -> npt.NDArray[np.int64]:
+        mmo: MmapOffset = vma.private
+        obj = self.obj
+        pages = obj.pages
+        if pages is None:
+            raise SimBug(f"a GTT PTE of {obj!r} outlived its pages")
+        linear = ((vma.pgoff - mmo.node.start) << PAGE_SHIFT) + (addr - vma.start)
+        tiled = tiled_offsets(self.tiling, self.stride,
+                              np.arange(linear, linear + n, dtype=np.int64))
+        where = np.full(n, -1, dtype=np.int64)
+        inside = tiled < obj.size
+        t = tiled[inside]
+        rows = pages.pfns[t >> PAGE_SHIFT] - obj.dev.phys.base_pfn
+        where[inside] = (rows << PAGE_SHIFT) | (t & (PAGE_SIZE - 1))
+        return where
+
+
 def _fault_view(vma: Vma, mmo: MmapOffset, pages: SgTable, obj_offset: int,
                 page_offset: int, writable: bool) -> VmFault:
     obj = mmo.obj
@@ -118,6 +158,9 @@ def _fault_view(vma: Vma, mmo: MmapOffset, pages: SgTable, obj_offset: int,
         start = max(vma.start, vma.start + ((b.offset - obj_offset) << PAGE_SHIFT))
         end = min(vma.end, vma.start + ((b.offset + b.npages - obj_offset) << PAGE_SHIFT))
         with ap.lock:
+            # The fence's layout first: a PTE is never visible without the detile it needs.
+            mmo.detile = (FenceDetile(obj, obj.tiling_mode, obj.stride) if b.fence is not None
+                          else None)
             if start < end:
                 first = obj_offset + ((start - vma.start) >> PAGE_SHIFT)
                 _insert(vma, pages, first, start, end)

@@ -16,12 +16,26 @@ and for X and Y, ``stride / 128`` may not exceed the fence pitch field (2048 on 
 256 KiB.  On gen8+ the memory controller does no bit-6 swizzling, so the swizzle mode reported
 is always NONE.  Changing the tiling revokes the GTT mmaps of the object (the fence behind them
 no longer matches), so the next GTT access faults and picks up a fence for the new layout.
+
+The layouts (:func:`tiled_offsets`), as a fence detiles them: the GTT sees the object as a
+linear image of rows ``stride`` bytes long; byte ``(x, y)`` of it lives at
+
+* X: tile ``(y // 8) * (stride // 512) + x // 512``, at ``(y % 8) * 512 + x % 512`` in the
+  4 KiB tile (512 B x 8 rows, row major);
+* Y: tile ``(y // 32) * (stride // 128) + x // 128``, at
+  ``(x % 128 // 16) * 512 + (y % 32) * 16 + x % 16`` (128 B x 32 rows, in 16-byte OWords
+  stored column by column).
+
+pread/pwrite and the CPU (WB/WC) mmaps see the raw, tiled bytes; only the GTT detiles.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
+
+import numpy as np
+import numpy.typing as npt
 
 from .. import trace
 from ..errors import EINVAL, ENXIO, EOPNOTSUPP
@@ -37,7 +51,7 @@ __all__ = [
     "I915_TILING_NONE", "I915_TILING_X", "I915_TILING_Y", "I915_TILING_LAST",
     "I915_BIT_6_SWIZZLE_NONE", "I915_BIT_6_SWIZZLE_9", "I915_BIT_6_SWIZZLE_9_10",
     "I915_BIT_6_SWIZZLE_UNKNOWN", "I915_BIT_6_SWIZZLE_9_17", "I915_BIT_6_SWIZZLE_9_10_17",
-    "TilingResult", "tiling_ok", "set_tiling", "get_tiling",
+    "TilingResult", "tiling_ok", "set_tiling", "get_tiling", "tiled_offsets",
 ]
 
 I915_TILING_NONE = 0
@@ -64,6 +78,19 @@ class TilingResult:
     tiling_mode: int
     stride: int
     swizzle_mode: int
+
+
+def tiled_offsets(tiling: int, stride: int,
+                  linear: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+    """Object byte offsets of the GTT's linear byte offsets ``linear`` (module doc)."""
+    if tiling == I915_TILING_NONE:
+        return linear
+    y, x = np.divmod(linear, stride)
+    if tiling == I915_TILING_X:
+        tile = (y >> 3) * (stride >> 9) + (x >> 9)
+        return (tile << 12) | ((y & 7) << 9) | (x & 511)
+    tile = (y >> 5) * (stride >> 7) + (x >> 7)
+    return (tile << 12) | (((x & 127) >> 4) << 9) | ((y & 31) << 4) | (x & 15)
 
 
 def tiling_ok(plat: Platform, tiling: int, stride: int) -> bool:
@@ -100,10 +127,11 @@ def _object_set_tiling(obj: GemObject, tiling: int, stride: int) -> None:
     with obj.lock:
         if (obj.tiling_mode, obj.stride) == (tiling, stride):
             return
-        # A GGTT binding whose node no longer fits the new fence would be unbound here
-        # (i915_gem_object_fence_prepare); the GPU layer brings GGTT bindings.
+        # Revoke (and unbind the aperture views, fences with them) before the layout
+        # changes, under the object lock: a GTT fault, which takes the lock, can only map
+        # in the new layout, and no PTE of the old one survives the change.
+        obj.dev.release_mmap_gtt(obj)
         obj.tiling_mode, obj.stride = tiling, stride
-    obj.dev.release_mmap_gtt(obj)
     if trace.enabled:
         trace.emit("gem", "set_tiling", obj=obj.id, tiling=tiling, stride=stride)
 

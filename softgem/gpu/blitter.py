@@ -24,8 +24,9 @@ colour bytes.  With BR13 bit 30 the destination is clipped to the rectangle of t
 XY_SETUP_CLIP_BLT (3 dwords: header, y1:x1, y2:x2, taken as exclusive like the destination
 rectangle -- an assumption: the PRMs we could check do not say).  The ROP is a full ROP3 of
 pattern (the fill colour), source and destination.  Tiled surfaces (the tiling bits above)
-are not modelled: such a blit stops the engine like an invalid command (the request ends
-with EIO) rather than writing wrongly swizzled data.
+are addressed as the fence detiles them, in :mod:`.blit_tiled`; XY_FAST_COPY's Yf and Ys
+layouts are not modelled and stop the engine like an invalid command (the request ends with
+EIO) rather than writing wrongly placed data.
 
 Data moves in bulk, never byte by byte (helpers at the end of this module): a plain copy of a
 dense rectangle (pitch == row bytes on both sides) is one linear copy -- one slice per pair of
@@ -47,6 +48,7 @@ import numpy as np
 import numpy.typing as npt
 
 from ..units import PAGE_SIZE
+from .blit_tiled import TILING_NONE, TILING_X, Surface, blit_tiled
 from .hang import GpuHang
 from .mi import ADDR_MASK, GpuMemory
 
@@ -78,7 +80,6 @@ _BR13_CPP = {0: 1, 1: 2, 2: 2, 3: 4}
 _BR13_DEPTH = {1: 0, 2: 1, 4: 3}
 _FAST_CPP = {0: 1, 1: 2, 3: 4, 4: 8, 5: 16}
 _FAST_DEPTH = {v: k for k, v in _FAST_CPP.items()}
-_FAST_TILING = (3 << 20) | (3 << 13)
 
 
 # -- encoders -----------------------------------------------------------------------------
@@ -183,8 +184,6 @@ def exec_color_blt(vm: GpuMemory, cmd: list[int], state: CsState, pc: int) -> No
 def exec_src_copy(vm: GpuMemory, cmd: list[int], state: CsState, pc: int) -> None:
     _need(cmd, 10, "XY_SRC_COPY_BLT", pc)
     head, br13 = cmd[0], cmd[1]
-    if head & (XY_SRC_COPY_BLT_SRC_TILED | XY_SRC_COPY_BLT_DST_TILED):
-        raise GpuHang("XY_SRC_COPY_BLT on a tiled surface (tiling is not modelled)", pc)
     cpp = _BR13_CPP[(br13 >> 24) & 3]
     ox1, oy1 = _xy(cmd[2])
     x1, y1, x2, y2 = _clip(state, br13, ox1, oy1, *_xy(cmd[3]))
@@ -196,6 +195,22 @@ def exec_src_copy(vm: GpuMemory, cmd: list[int], state: CsState, pc: int) -> Non
     sx, sy = _xy(cmd[6])
     sx, sy = sx + x1 - ox1, sy + y1 - oy1
     dpitch, spitch = _s16(br13), _s16(cmd[7])
+    if head & (XY_SRC_COPY_BLT_SRC_TILED | XY_SRC_COPY_BLT_DST_TILED):
+        dt = TILING_X if head & XY_SRC_COPY_BLT_DST_TILED else TILING_NONE
+        st = TILING_X if head & XY_SRC_COPY_BLT_SRC_TILED else TILING_NONE
+        rop = (br13 >> 16) & 0xFF
+
+        def combine(s: npt.NDArray[np.uint8], d: npt.NDArray[np.uint8]
+                    ) -> npt.NDArray[np.uint8]:
+            new = _rop3(rop, None, s, d)
+            return new if mask is None else np.where(np.resize(mask, d.shape[1]), new, d)
+
+        blit_tiled(vm, Surface(_addr(cmd[4], cmd[5]), dpitch * 4 if dt else dpitch, dt),
+                   x1 * cpp, y1, Surface(_addr(cmd[8], cmd[9]), spitch * 4 if st else spitch, st),
+                   sx * cpp, sy, (x2 - x1) * cpp, y2 - y1,
+                   None if rop == ROP_SRC_COPY and mask is None else combine)
+        state.bytes_written += (x2 - x1) * cpp * (y2 - y1)
+        return
     dst = Rows(_addr(cmd[4], cmd[5]) + y1 * dpitch + x1 * cpp, dpitch, (x2 - x1) * cpp, y2 - y1)
     src = Rows(_addr(cmd[8], cmd[9]) + sy * spitch + sx * cpp, spitch, dst.nbytes, dst.nrows)
     copy_rows(vm, dst, src, (br13 >> 16) & 0xFF, mask)
@@ -204,8 +219,9 @@ def exec_src_copy(vm: GpuMemory, cmd: list[int], state: CsState, pc: int) -> Non
 
 def exec_fast_copy(vm: GpuMemory, cmd: list[int], state: CsState, pc: int) -> None:
     _need(cmd, 10, "XY_FAST_COPY_BLT", pc)
-    if cmd[0] & _FAST_TILING or cmd[1] & (3 << 30):
-        raise GpuHang("XY_FAST_COPY_BLT on a tiled surface (tiling is not modelled)", pc)
+    st, dt = (cmd[0] >> 20) & 3, (cmd[0] >> 13) & 3
+    if st == 3 or dt == 3 or cmd[1] & (3 << 30):
+        raise GpuHang("XY_FAST_COPY_BLT with Yf/Ys tiling (not modelled)", pc)
     cpp = _FAST_CPP.get((cmd[1] >> 24) & 7)
     if cpp is None:
         raise GpuHang("XY_FAST_COPY_BLT with a reserved colour depth", pc)
@@ -215,6 +231,12 @@ def exec_fast_copy(vm: GpuMemory, cmd: list[int], state: CsState, pc: int) -> No
         return
     sx, sy = _xy(cmd[6])
     dpitch, spitch = cmd[1] & 0xFFFF, cmd[7] & 0xFFFF
+    if st or dt:
+        blit_tiled(vm, Surface(_addr(cmd[4], cmd[5]), dpitch * 4 if dt else dpitch, dt),
+                   x1 * cpp, y1, Surface(_addr(cmd[8], cmd[9]), spitch * 4 if st else spitch, st),
+                   sx * cpp, sy, (x2 - x1) * cpp, y2 - y1)
+        state.bytes_written += (x2 - x1) * cpp * (y2 - y1)
+        return
     dst = Rows(_addr(cmd[4], cmd[5]) + y1 * dpitch + x1 * cpp, dpitch, (x2 - x1) * cpp, y2 - y1)
     src = Rows(_addr(cmd[8], cmd[9]) + sy * spitch + sx * cpp, spitch, dst.nbytes, dst.nrows)
     copy_rows(vm, dst, src, ROP_SRC_COPY, None)

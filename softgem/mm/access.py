@@ -22,15 +22,19 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+import numpy as np
+import numpy.typing as npt
+
 from ..errors import EFAULT, OomKilled, Segfault, Sigbus
 from ..units import PAGE_MASK, PAGE_SHIFT, PAGE_SIZE, TASK_SIZE
 from .fault import FaultFailed, handle_mm_fault
 from .pagetable import PTE_WRITE
-from .vma import VM_ACCESS_FLAGS, VM_WRITE
+from .vma import VM_ACCESS_FLAGS, VM_PFNMAP, VM_WRITE
 
 if TYPE_CHECKING:
     from .mm import Mm
     from .vma import Vma
+    from .vmops import Remap
 
 __all__ = ["read_mem", "write_mem", "access_ok"]
 
@@ -95,17 +99,25 @@ def _access_vma(mm: Mm, vma: Vma, pos: int, stop: int, base: int, src: memoryvie
     lookup = mm.pt.lookup
     ptl = mm.page_table_lock
     write = src is not None
+    remap_of = getattr(vma.vm_ops, "remap", None) if vma.flags & VM_PFNMAP else None
     while pos < stop:
         ptl.lock()
         try:
+            # Asked under the lock, after every fault: the fault that inserted a PTE set up
+            # the remap it is valid for (see vmops.Remap).
+            remap: Remap | None = remap_of(vma) if remap_of is not None else None
             while pos < stop:
                 pte = lookup(pos >> PAGE_SHIFT)
                 if pte is None or (write and not pte & PTE_WRITE):
                     break
                 off = pos & (PAGE_SIZE - 1)
                 k = min(PAGE_SIZE - off, stop - pos)
-                at = (((pte >> 2) - frame0) << PAGE_SHIFT) | off
                 i = pos - base
+                if remap is not None:
+                    _copy_remapped(mm, remap(vma, pos, k), src, out, i)
+                    pos += k
+                    continue
+                at = (((pte >> 2) - frame0) << PAGE_SHIFT) | off
                 if src is not None:
                     flat[at:at + k] = src[i:i + k]
                     phys.set_dirty(pte >> 2)
@@ -122,3 +134,23 @@ def _access_vma(mm: Mm, vma: Vma, pos: int, stop: int, base: int, src: memoryvie
                 if not f.sigbus and not kernel:
                     raise OomKilled(pos, write, str(f)) from f
                 _fail(pos, write, kernel, str(f) or "fault failed", sigbus=f.sigbus)
+
+
+def _copy_remapped(mm: Mm, where: npt.NDArray[np.int64], src: memoryview | None,
+                   out: memoryview | None, i: int) -> None:
+    """Move ``len(where)`` bytes between the caller's buffer at ``i`` and the frame bytes
+    ``where`` names (-1: nothing behind it; reads zero, stores vanish)."""
+    phys = mm.phys
+    flat = phys.data.reshape(-1)
+    k = len(where)
+    backed = where >= 0
+    if src is not None:
+        data = np.frombuffer(src, dtype=np.uint8, count=k, offset=i)
+        flat[where[backed]] = data[backed]
+        for row in np.unique(where[backed] >> PAGE_SHIFT).tolist():
+            phys.set_dirty(phys.base_pfn + row)
+    else:
+        assert out is not None
+        dest = np.frombuffer(out, dtype=np.uint8, count=k, offset=i)
+        dest[:] = 0
+        dest[backed] = flat[where[backed]]

@@ -9,6 +9,9 @@ Optional members, called only when present (as the kernel skips NULL members):
 * ``VmOperations.close(vma)`` -- a VMA stopped mapping it (munmap, exit).  A VMA whose ops
   have ``close`` never merges with a neighbour (``is_mergeable_vma``);
 * ``VmOperations.mprotect(vma, prot)`` -- may refuse a protection change (raise EACCES);
+* ``VmOperations.remap(vma)`` -- a :class:`Remap` when the bytes of a page of ``vma`` are not
+  one frame (a GTT mmap of a tiled object: the fence detiles), else None.  A model device,
+  not a kernel member: see :class:`Remap`;
 * ``MappableFile.readable`` / ``writable`` (``f_mode``; default True): a shared writable
   mapping of a file not opened for writing fails with EACCES, as in ``do_mmap``;
 * ``MappableFile.punch_hole(pgoff, nr_pages)`` -- what ``MADV_REMOVE`` calls (EOPNOTSUPP
@@ -21,10 +24,13 @@ import enum
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
+    import numpy as np
+    import numpy.typing as npt
+
     from .filemap import FileMapping
     from .vma import Vma
 
-__all__ = ["VmFault", "VmFaultOps", "VmOperations", "MappableFile"]
+__all__ = ["VmFault", "VmFaultOps", "VmOperations", "MappableFile", "Remap"]
 
 
 class VmFault(enum.Enum):
@@ -34,6 +40,20 @@ class VmFault(enum.Enum):
     SIGBUS = "sigbus"    # the access cannot be satisfied
     OOM = "oom"          # out of memory
     RETRY = "retry"      # locks were dropped; retry the access
+
+
+class Remap(Protocol):
+    """Where the bytes of a remapped page live: hardware between the CPU and memory that
+    moves bytes around (a fence detiling the aperture), which a page table cannot express.
+
+    The PTE still decides *whether* the access may happen (present, writable; faults and
+    revocation work as for any PFNMAP page); this says *where* each byte goes.  Called by
+    the CPU access path with the page-table lock held and the PTE of ``addr`` present, for
+    ``[addr, addr + n)`` inside one page; returns one byte offset into ``phys.flat`` per
+    byte, or -1 for a byte backed by nothing (reads as zero, a store is dropped).
+    """
+
+    def __call__(self, vma: Vma, addr: int, n: int) -> npt.NDArray[np.int64]: ...
 
 
 class VmFaultOps(Protocol):

@@ -145,3 +145,18 @@ def test_a_tiling_change_revokes_gtt_mmaps_and_no_change_does_not(
     with pytest.raises(EINVAL):
         set_tiling(dev, file, handle, Y, 64)
     assert len(revoked) == 3 and get_tiling(dev, file, handle)[0] == Y
+
+
+@pytest.mark.parametrize(("tiling", "stride"), [(1, 512), (1, 4096), (2, 128), (2, 1024)])
+def test_tiled_offsets_permute_each_tile_row(tiling: int, stride: int) -> None:
+    """Every byte of a row of tiles has its own place inside that row (a fence loses and
+    duplicates nothing), and a linear object is the identity."""
+    import numpy as np
+
+    from softgem.gem.tiling import tiled_offsets
+    row = stride * (8 if tiling == 1 else 32)
+    lin = np.arange(2 * row, dtype=np.int64)
+    t = tiled_offsets(tiling, stride, lin)
+    assert sorted(t[:row].tolist()) == list(range(row))
+    assert (t[row:] - row).tolist() == t[:row].tolist()
+    assert tiled_offsets(0, 0, lin) is lin

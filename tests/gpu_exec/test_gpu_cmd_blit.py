@@ -208,8 +208,6 @@ def test_an_empty_rectangle_writes_nothing(gpux: GpuExecEnv,
 
 
 @pytest.mark.parametrize(("why", "patch"), [
-    ("src tiled", lambda c: [c[0] | blitter.XY_SRC_COPY_BLT_SRC_TILED, *c[1:]]),
-    ("dst tiled", lambda c: [c[0] | blitter.XY_SRC_COPY_BLT_DST_TILED, *c[1:]]),
     ("pre-gen8 length", lambda c: [c[0] - 2, *c[1:8]]),
 ])
 def test_blits_the_model_cannot_do_stop_the_engine(gpux: GpuExecEnv, why: str,
@@ -217,6 +215,58 @@ def test_blits_the_model_cannot_do_stop_the_engine(gpux: GpuExecEnv, why: str,
     dst = gpux.bo(SIZE)
     cmd = blitter.xy_src_copy_blt(dst.start, 64, 0, 0, dst.start, 64, 0, 0, 1, 1)
     assert _blit(gpux, patch(cmd)) == errno.EIO  # type: ignore[operator]
+
+
+@pytest.mark.parametrize("tiling_bits", [3 << 20, 3 << 13])
+def test_fast_copy_to_or_from_ys_tiling_stops_the_engine(gpux: GpuExecEnv,
+                                                         tiling_bits: int) -> None:
+    dst = gpux.bo(SIZE)
+    cmd = blitter.xy_fast_copy_blt(dst.start, 64, 0, 0, dst.start, 64, 0, 0, 1, 1)
+    cmd[0] |= tiling_bits
+    assert _blit(gpux, cmd) == errno.EIO
+
+
+def _tiled(tiling: int, pitch: int, lin: int) -> int:
+    """The tile formula of docs/gtt-tiling.md, per byte."""
+    y, x = divmod(lin, pitch)
+    if tiling == 1:
+        return ((y // 8) * (pitch // 512) + x // 512) * 4096 + (y % 8) * 512 + x % 512
+    return ((y // 32) * (pitch // 128) + x // 128) * 4096 + (x % 128) // 16 * 512 \
+        + (y % 32) * 16 + x % 16
+
+
+def test_xy_src_copy_from_a_linear_to_an_x_tiled_surface_writes_the_tile_layout(
+        gpux: GpuExecEnv) -> None:
+    src, dst = gpux.bo(8 * SIZE), gpux.bo(8 * SIZE)     # 32 rows of 1024 bytes
+    data = _pattern(5, 8 * SIZE)
+    _fill(gpux, src, data)
+    cmd = blitter.xy_src_copy_blt(dst.start, 1024 // 4, 2, 3, src.start, 1024, 2, 3, 200, 20)
+    cmd[0] |= blitter.XY_SRC_COPY_BLT_DST_TILED        # tiled pitch is in dwords
+    assert _blit(gpux, cmd) == 0
+    got = gpux.peek(dst, 0, 8 * SIZE)
+    for y in (3, 10, 22):
+        for x in (8, 9, 400, 807):
+            assert got[_tiled(1, 1024, y * 1024 + x)] == data[y * 1024 + x], (x, y)
+    assert got[_tiled(1, 1024, 3 * 1024 + 4)] == 0      # left of the rectangle
+    # and back: a tiled source to a linear destination is the identity on the rectangle
+    back = gpux.bo(8 * SIZE)
+    cmd = blitter.xy_src_copy_blt(back.start, 1024, 2, 3, dst.start, 1024 // 4, 2, 3, 200, 20)
+    cmd[0] |= blitter.XY_SRC_COPY_BLT_SRC_TILED
+    assert _blit(gpux, cmd) == 0
+    out = gpux.peek(back, 0, 8 * SIZE).reshape(-1, 1024)
+    assert (out[3:23, 8:808] == data.reshape(-1, 1024)[3:23, 8:808]).all()
+
+
+def test_fast_copy_detiles_a_y_tiled_source(gpux: GpuExecEnv) -> None:
+    src, dst = gpux.bo(8 * SIZE), gpux.bo(8 * SIZE)
+    raw = _pattern(6, 8 * SIZE)
+    _fill(gpux, src, raw)
+    cmd = blitter.xy_fast_copy_blt(dst.start, 512, 0, 0, src.start, 512 // 4, 0, 0, 128, 64)
+    cmd[0] |= 2 << 20                                    # source: legacy Y
+    assert _blit(gpux, cmd) == 0
+    got = gpux.peek(dst, 0, 512 * 64)
+    for lin in range(0, 512 * 64, 37):
+        assert got[lin] == raw[_tiled(2, 512, lin)], lin
 
 
 def test_fast_copy_with_a_reserved_depth_stops_the_engine(gpux: GpuExecEnv) -> None:

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import gc
+import struct
 import tracemalloc
 import weakref
 
+import softgem
 from softgem import Machine, igt, uapi
 from softgem.posix import MAP_ANONYMOUS, MAP_PRIVATE, PROT_READ, PROT_WRITE
 
@@ -27,6 +29,7 @@ def _use_and_drop(n: int) -> tuple[list[weakref.ref[object]], list[weakref.ref[o
     buf = proc.mmap(0, 1 << 16, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS)
     up = igt.gem_userptr(proc, fd, buf, 1 << 16)
     igt.gem_set_domain(proc, fd, up, uapi.I915_GEM_DOMAIN_CPU, 0)
+    _execbuf_bbe(proc, fd)                                # the engines and their threads
     proc.exit()
     assert machine.counters().leaks() == {}
     dev = machine.device
@@ -36,17 +39,30 @@ def _use_and_drop(n: int) -> tuple[list[weakref.ref[object]], list[weakref.ref[o
     return refs, aps
 
 
+def _execbuf_bbe(proc: softgem.Process, fd: int) -> None:
+    batch = igt.gem_create(proc, fd, 4096)
+    igt.gem_write(proc, fd, batch, 0, struct.pack("<II", 0x0A << 23, 0))   # BBE
+    objs = proc.mmap(0, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS)
+    proc.write(objs, bytes(uapi.drm_i915_gem_exec_object2(handle=batch)))
+    eb = uapi.drm_i915_gem_execbuffer2(buffers_ptr=objs, buffer_count=1,
+                                       flags=uapi.I915_EXEC_BLT)
+    proc.ioctl(fd, uapi.DRM_IOCTL_I915_GEM_EXECBUFFER2, eb)
+    proc.ioctl(fd, uapi.DRM_IOCTL_I915_GEM_WAIT,
+               uapi.drm_i915_gem_wait(bo_handle=batch, timeout_ns=-1))
+
+
 def test_dropped_machines_are_collected_with_their_device_and_memory() -> None:
     tracemalloc.start()
     try:
         _use_and_drop(0)
         gc.collect()
         base, _ = tracemalloc.get_traced_memory()
-        alive: list[weakref.ref[object]] = []
+        refs: list[weakref.ref[object]] = []
         for n in range(30):
-            refs, aps = _use_and_drop(n)
-            gc.collect()
-            alive += [r for r in refs + aps if r() is not None]
+            r, aps = _use_and_drop(n)
+            refs += r + aps
+        gc.collect()
+        alive = [r for r in refs if r() is not None]
         now, _ = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
