@@ -134,7 +134,7 @@ def test_a_huge_relocation_count_over_one_page_is_efault_at_the_next_page(
     assert peak(lambda: _reloc_execbuf(proc, fd, relocs, 0xFFFFFFFF)) < CALL_BOUND
 
 
-def test_a_hole_in_a_relocation_array_is_found_by_the_page_walk(proc: softgem.Process) -> None:
+def test_a_hole_in_a_relocation_array_is_efault(proc: softgem.Process) -> None:
     fd = igt.drm_open_driver(proc)
     relocs = proc.mmap(0, 3 * PAGE_SIZE, RW, MAP_PRIVATE | MAP_ANONYMOUS)
     proc.mprotect(relocs + PAGE_SIZE, PAGE_SIZE, PROT_NONE)
