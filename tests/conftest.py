@@ -20,6 +20,17 @@ from hypothesis import settings
 
 from softgem.sync import lockdep
 
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--fuzz-seconds", type=float, default=2.0,
+                     help="time budget of the fuzzing campaign test (tests/uapi)")
+
+
+@pytest.fixture
+def fuzz_seconds(request: pytest.FixtureRequest) -> float:
+    return float(request.config.getoption("--fuzz-seconds"))
+
+
 settings.register_profile("ci", deadline=None)
 settings.load_profile("ci")
 

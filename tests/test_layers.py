@@ -17,7 +17,7 @@ RANK = {
     "gpu": 4,
     "uapi": 5,
     "machine": 6, "host": 6,
-    "cli": 7, "bench": 7, "igt": 7, "scenarios": 7,
+    "cli": 7, "bench": 7, "igt": 7, "scenarios": 7, "fuzz": 7,
 }
 BASE = {"errors", "units", "posix", "sync", "trace"}
 

@@ -42,6 +42,16 @@ def bench(name: str | None, quick: bool) -> None:
     sys.exit(run(name, quick=quick))
 
 
+@main.command()
+@click.option("--seconds", default=10.0, show_default=True, help="The campaign's time budget.")
+@click.option("--seed", default=0, show_default=True, help="The campaign's seed.")
+def fuzz(seconds: float, seed: int) -> None:
+    """Fuzz every ioctl against a victim process; report errnos and failures."""
+    from .fuzz import fuzz_campaign
+
+    sys.exit(fuzz_campaign(seconds, seed))
+
+
 @main.command(context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False})
 @click.option("--trace", "trace_on", is_flag=True,
               help="Print each served ioctl and each invalidation as it happens.")

@@ -41,6 +41,7 @@ if TYPE_CHECKING:
 __all__ = ["pread", "pwrite"]
 
 _U64 = (1 << 64) - 1
+_COPY_CHUNK = 1 << 20           # bytes of user memory held at once by a pwrite
 
 
 def _check_platform(dev: GemDevice) -> None:
@@ -93,10 +94,15 @@ def _copy_out(obj: GemObject, mm: UserMm, offset: int, size: int, user_ptr: int)
 
 
 def _copy_in(obj: GemObject, mm: UserMm, offset: int, size: int, user_ptr: int) -> None:
+    """From user memory into the object, one run at a time, each run in pieces of at most
+    ``_COPY_CHUNK`` bytes: the kernel copies a page at a time, so a large physically
+    contiguous run must not become one allocation of its whole length."""
     assert obj.pages is not None
     for first, pg, length in _runs(obj.pages, offset, size):
-        data = mm.copy_from_user(user_ptr, length)
-        _frames_view(obj.dev, first, pg, length)[:] = np.frombuffer(data, dtype=np.uint8)
+        view = _frames_view(obj.dev, first, pg, length)
+        for at in range(0, length, _COPY_CHUNK):
+            n = min(_COPY_CHUNK, length - at)
+            view[at:at + n] = np.frombuffer(mm.copy_from_user(user_ptr + at, n), dtype=np.uint8)
         user_ptr += length
 
 

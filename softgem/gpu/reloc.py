@@ -43,7 +43,7 @@ from .. import trace
 from ..errors import EINVAL, ENOENT, KernelError, SimBug
 from ..units import PAGE_SHIFT, PAGE_SIZE
 from .execbuf_args import EXEC_OBJECT_WRITE, UserMemory, canonical
-from .execbuf_copy import RawArray, check_relocations, copy_in, kvmalloc_array
+from .execbuf_copy import KVMALLOC_MAX, RawArray, check_relocations, copy_in, kvmalloc_array
 
 if TYPE_CHECKING:
     from ..gem import GemObject
@@ -84,14 +84,18 @@ class RelocTarget(Protocol):
 
 def read_relocs(mm: UserMemory, ptr: int, count: int) -> RawArray[RelocEntry]:
     """The ``count`` entries at ``ptr``, as the slow path copies them: EINVAL for a count
-    past ``N_RELOC(ULONG_MAX)``, EFAULT from ``check_relocations`` (access_ok, then one byte a
-    page: the first bad page), ENOMEM past what ``kvmalloc_array(size, 1)`` gives (INT_MAX
-    bytes), then the bytes in bounded chunks; entries are decoded as they are applied."""
+    past ``N_RELOC(ULONG_MAX)``; past what ``kvmalloc_array(size, 1)`` gives (INT_MAX bytes)
+    EFAULT from ``check_relocations`` (access_ok, then one byte a page) or else ENOMEM; then
+    the bytes in bounded chunks (EFAULT at the first bad one); entries are decoded as they
+    are applied."""
     if count > _U64 // RELOC_ENTRY_SIZE:
         raise EINVAL(f"{count} relocations")
     size = count * RELOC_ENTRY_SIZE
-    check_relocations(mm, ptr, size)
-    kvmalloc_array(size, 1, "relocation array")
+    if size > KVMALLOC_MAX:
+        # The walk decides between EFAULT and ENOMEM; below the limit the chunked copy
+        # itself fails at the first bad page (same errno, no extra read per page).
+        check_relocations(mm, ptr, size)
+        kvmalloc_array(size, 1, "relocation array")
     return RawArray(copy_in(mm, ptr, size), _ENTRY, RelocEntry)
 
 

@@ -26,7 +26,8 @@ with ``pidfd_getfd``, starts serving, and sends the byte; the program then calls
 Its own copy of the listener is close-on-exec (the kernel makes it so).
 
 Messages on the status pipe are 5 bytes: a tag and a little-endian int.
-``P`` program pid (reaper), ``L`` listener fd (program), ``E`` setup errno (program),
+``P`` program pid (reaper), ``K`` 1 when the filter has WAIT_KILLABLE_RECV (program),
+``L`` listener fd (program), ``E`` setup errno (program),
 ``S`` exit status, 128+signal when killed (reaper).  End of file: the tree is empty.
 """
 
@@ -69,6 +70,7 @@ class Launched:
     listener: int     # our copy of the listener fd
     status_fd: int    # read end of the status pipe
     go_fd: int        # write end of the go pipe
+    killable: bool = True   # WAIT_KILLABLE_RECV: a received call is not interrupted
 
     def go(self) -> None:
         """Let the program proceed to execve (call once its listener is being served)."""
@@ -140,16 +142,18 @@ def _prctl(option: int, arg: int) -> None:
         raise OSError(ctypes.get_errno(), f"prctl({option})")
 
 
-def _install_filter(prog: sock_fprog) -> int:
-    """The listener fd (close-on-exec), or -errno.  Prefers WAIT_KILLABLE_RECV (5.19+): once
-    the supervisor has received a call, a non-fatal signal no longer interrupts it, so an
-    ioctl cannot be half served and then restarted."""
+def _install_filter(prog: sock_fprog) -> tuple[int, bool]:
+    """(the listener fd (close-on-exec) or -errno, whether WAIT_KILLABLE_RECV is on).
+    Prefers WAIT_KILLABLE_RECV (5.19+): once the supervisor has received a call, a non-fatal
+    signal no longer interrupts it, so an ioctl cannot be half served and then restarted."""
     flags = SECCOMP_FILTER_FLAG_NEW_LISTENER | SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV
     ret = int(libc.syscall(NR_SECCOMP, SECCOMP_SET_MODE_FILTER, flags, ctypes.byref(prog)))
+    killable = bool(SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV)
     if ret < 0 and ctypes.get_errno() == errno.EINVAL:
+        killable = False
         ret = int(libc.syscall(NR_SECCOMP, SECCOMP_SET_MODE_FILTER,
                                SECCOMP_FILTER_FLAG_NEW_LISTENER, ctypes.byref(prog)))
-    return ret if ret >= 0 else -ctypes.get_errno()
+    return (ret if ret >= 0 else -ctypes.get_errno()), killable
 
 
 def _program_main(path: str, argv: Sequence[str], env: Mapping[str, str], filt: bytes,
@@ -171,11 +175,12 @@ def _program_main(path: str, argv: Sequence[str], env: Mapping[str, str], filt: 
         _prctl(PR_SET_NO_NEW_PRIVS, 1)
         insns = (sock_filter * (len(filt) // ctypes.sizeof(sock_filter))).from_buffer_copy(filt)
         prog = sock_fprog(len(insns), insns)
-        ret = _install_filter(prog)
+        ret, killable = _install_filter(prog)
         if ret < 0:
             _write_msg(status_w, b"E", -ret)
             os._exit(code)
-        # From here on, nothing but the message and execve (see the module docstring).
+        # From here on, nothing but the messages and execve (see the module docstring).
+        _write_msg(status_w, b"K", int(killable))
         _write_msg(status_w, b"L", ret)
         if os.read(go_r, 1) != b"g":
             os._exit(code)              # the supervisor gave up
@@ -321,9 +326,11 @@ def _resolve(argv0: str, env: Mapping[str, str]) -> str:
     return found or argv0
 
 
-def _await_listener(status_r: int, go_w: int, reaper: int) -> tuple[int, int]:
-    """(program pid, listener fd number in the program) from the status pipe."""
+def _await_listener(status_r: int, go_w: int, reaper: int) -> tuple[int, int, bool]:
+    """(program pid, listener fd number in the program, killable wait) from the status
+    pipe."""
     pid = listener = -1
+    killable = True
     while pid < 0 or listener < 0:
         msg = _read_msg(status_r)
         if msg is None or msg[0] == b"E":
@@ -334,9 +341,11 @@ def _await_listener(status_r: int, go_w: int, reaper: int) -> tuple[int, int]:
             raise HostUnsupported(f"could not install the seccomp filter: {why}")
         if msg[0] == b"P":
             pid = msg[1]
+        elif msg[0] == b"K":
+            killable = bool(msg[1])
         elif msg[0] == b"L":
             listener = msg[1]
-    return pid, listener
+    return pid, listener, killable
 
 
 def launch(argv: Sequence[str], filt: bytes, env: Mapping[str, str] | None = None) -> Launched:
@@ -357,7 +366,7 @@ def launch(argv: Sequence[str], filt: bytes, env: Mapping[str, str] | None = Non
         _reaper_main(path, argv, env, filt, status_w, go_r, supervisor)
     os.close(status_w)
     os.close(go_r)
-    pid, listener = _await_listener(status_r, go_w, reaper)
+    pid, listener, killable = _await_listener(status_r, go_w, reaper)
     try:
         fd = _getfd(pid, listener)
     except OSError:
@@ -369,4 +378,4 @@ def launch(argv: Sequence[str], filt: bytes, env: Mapping[str, str] | None = Non
         os.close(status_r)
         _waitpid(reaper)
         raise
-    return Launched(pid, reaper, fd, status_r, go_w)
+    return Launched(pid, reaper, fd, status_r, go_w, killable)

@@ -18,14 +18,17 @@ processes whose end it did not see yet), which is released then.
 
 from __future__ import annotations
 
+import ctypes
 import errno
 import os
 import sys
 from collections.abc import Callable, Mapping, Sequence
 
-from ..errors import KernelError
+from .. import uapi
+from ..errors import ESRCH, KernelError
 from ..posix import MAP_ANONYMOUS, MAP_FIXED
 from .backend import HostBackend
+from .core import CoreBackend
 from .devices import DeviceCalls
 from .drmfile import FileTable
 from .fsinfo import FsInfoCalls
@@ -36,7 +39,7 @@ from .mmcalls import CLEARING_ADVICE, MmCalls
 from .paths import PathResolver
 from .proctable import ProcessTable
 from .seccomp import ArgTest, probe_kernel, probe_listener, trap_filter
-from .services import Answered, Handler, Services
+from .services import ANSWERED, Answered, Handler, Reply, Services
 from .shadow import Shadow
 from .syscalls import CLONE_VM, NAMES, NR
 from .watcher import Watcher
@@ -117,6 +120,9 @@ class Supervisor:
         devices = DeviceCalls(svc)
         self._table = {**devices.table(), **FsInfoCalls(svc, devices).table(),
                        **MmCalls(svc).table()}
+        if not launched.killable and isinstance(self.backend, CoreBackend):
+            inner = self._table[NR["ioctl"]]
+            self._table[NR["ioctl"]] = lambda n: _undo_if_interrupted(svc, inner, n)
         watcher.start()
         pool = WorkerPool(self.nworkers, listener.wait, listener.recv,
                           lambda n: self._serve(listener, n), self.report)
@@ -175,6 +181,62 @@ class Supervisor:
                 listener.proceed(n.id)
         except OSError as exc:
             self.report("answer", exc)
+
+#: Requests that create a handle: (struct size, offset of the handle in it).
+_CREATING = {
+    uapi.DRM_IOCTL_I915_GEM_USERPTR: (ctypes.sizeof(uapi.drm_i915_gem_userptr),
+                                      uapi.drm_i915_gem_userptr.handle.offset),
+    uapi.DRM_IOCTL_I915_GEM_CREATE: (ctypes.sizeof(uapi.drm_i915_gem_create),
+                                     uapi.drm_i915_gem_create.handle.offset),
+    uapi.DRM_IOCTL_I915_GEM_CREATE_EXT: (ctypes.sizeof(uapi.drm_i915_gem_create_ext),
+                                         uapi.drm_i915_gem_create_ext.handle.offset),
+}
+
+
+def _undo_if_interrupted(svc: Services, inner: Handler, n: Notification) -> Reply:
+    """A handle-creating ioctl on a listener without WAIT_KILLABLE_RECV (before 5.19): a
+    handled signal can interrupt the call while it is served, and the program then sees
+    EINTR (or restarts it) -- so a handle made meanwhile must not stay.  The core runs the
+    ioctl on a copy of the argument; the result is written back and the call answered only
+    while the notification is alive; if either finds it gone, the new handle is closed (the
+    kernel's USERPTR never returns EINTR once it made the handle: this restores "it did not
+    happen", which is what the program was told)."""
+    request, ptr = n.args[1] & 0xFFFFFFFF, n.args[2]
+    shape = _CREATING.get(request)
+    dfile = svc.files.get(n.pid, n.args[0] & 0xFFFFFFFF) if shape is not None else None
+    if shape is None or dfile is None:
+        return inner(n)
+    size, at = shape
+    try:
+        task = svc.procs.task(n)
+        try:
+            buf = bytearray(task.read(ptr, size))
+        except KernelError:
+            return inner(n)           # let the core give the fault its own errno
+        arg = (ctypes.c_uint8 * size).from_buffer(buf)
+        ret = svc.backend.ioctl(dfile.file, task, request, arg)  # type: ignore[arg-type]
+        handle = int.from_bytes(buf[at:at + 4], "little")
+        try:
+            task.check_valid()
+        except ESRCH:
+            told = False
+        else:
+            try:
+                task.write(ptr, bytes(buf))
+            except KernelError as err:  # the kernel's copy_to_user fault: the handle stays
+                svc.listener.fail(n.id, err.errno)
+                return ANSWERED
+            told = svc.listener.reply(n.id, ret)
+        if not told:
+            close = uapi.drm_gem_close(handle=handle)
+            try:
+                svc.backend.ioctl(dfile.file, task, uapi.DRM_IOCTL_GEM_CLOSE,
+                                  close)  # type: ignore[arg-type]
+            except KernelError:
+                pass
+        return ANSWERED
+    finally:
+        svc.files.put(dfile)
 
 
 def run(argv: Sequence[str], backend: HostBackend, *,

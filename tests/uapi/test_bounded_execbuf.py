@@ -134,7 +134,7 @@ def test_a_huge_relocation_count_over_one_page_is_efault_at_the_next_page(
     assert peak(lambda: _reloc_execbuf(proc, fd, relocs, 0xFFFFFFFF)) < CALL_BOUND
 
 
-def test_a_hole_in_a_relocation_array_is_found_by_the_page_walk(proc: softgem.Process) -> None:
+def test_a_hole_in_a_relocation_array_is_efault(proc: softgem.Process) -> None:
     fd = igt.drm_open_driver(proc)
     relocs = proc.mmap(0, 3 * PAGE_SIZE, RW, MAP_PRIVATE | MAP_ANONYMOUS)
     proc.mprotect(relocs + PAGE_SIZE, PAGE_SIZE, PROT_NONE)
@@ -182,3 +182,16 @@ def test_a_huge_fence_array_is_enomem_where_krealloc_fails() -> None:
                       cliprects_ptr=0x10000)
     with pytest.raises(softgem.errors.ENOMEM):
         A.parse_fence_array(_ZeroMemory(), args)
+
+
+def test_a_large_pwrite_holds_a_chunk_of_user_memory_at_a_time(proc: softgem.Process) -> None:
+    """8 MiB from user memory into an object: the copy never holds the whole run."""
+    fd = igt.drm_open_driver(proc)
+    size = 8 << 20
+    h = igt.gem_create(proc, fd, size)
+    src = proc.mmap(0, size, RW, MAP_PRIVATE | MAP_ANONYMOUS)
+    proc.write(src + size - 5, b"tail!")
+    igt.gem_set_domain(proc, fd, h, uapi.I915_GEM_DOMAIN_CPU, uapi.I915_GEM_DOMAIN_CPU)
+    pw = uapi.drm_i915_gem_pwrite(handle=h, offset=0, size=size, data_ptr=src)
+    assert peak(lambda: proc.ioctl(fd, uapi.DRM_IOCTL_I915_GEM_PWRITE, pw)) < 4 << 20
+    assert igt.gem_read(proc, fd, h, size - 5, 5) == b"tail!"

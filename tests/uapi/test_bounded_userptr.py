@@ -31,7 +31,7 @@ def proc() -> Iterator[softgem.Process]:
 
 def _mapped_start(p: softgem.Process) -> int:
     from softgem.posix import MAP_FIXED
-    return p.mmap(BASE, PAGE_SIZE, RW, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED)
+    return int(p.mmap(BASE, PAGE_SIZE, RW, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED))
 
 
 def test_a_tib_userptr_is_created_and_set_domain_is_enomem_before_pinning(
