@@ -74,7 +74,8 @@ from . import blitter, mi
 from .hang import CsStopped, GpuHang
 from .mi import ADDR_MASK, GpuMemory
 
-__all__ = ["CHECK_EVERY", "ENGINE_CLASS_COPY", "ENGINE_CLASS_RENDER", "CsState", "execute"]
+__all__ = ["CHECK_EVERY", "ENGINE_CLASS_COPY", "ENGINE_CLASS_RENDER", "CsState",
+           "command_length", "execute"]
 
 ENGINE_CLASS_RENDER = 0
 ENGINE_CLASS_COPY = 1
@@ -202,6 +203,13 @@ def _length(header: int, pc: int) -> int:
             mask = _GFX_LEN_MASK.get(whole, mask)
             return (header & mask) + 2 if mask else 1
     raise GpuHang(f"unknown command {header:#010x}", pc)
+
+
+def command_length(header: int) -> int:
+    """The length in dwords the command streamer gives the command ``header`` starts.
+
+    Raises GpuHang (at address 0) for a header it cannot decode."""
+    return _length(header, 0)
 
 
 def execute(vm: GpuMemory, start: int, length: int, state: CsState) -> None:

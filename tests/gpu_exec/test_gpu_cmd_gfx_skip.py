@@ -4,11 +4,13 @@ skipped, PIPE_CONTROL's post-sync write performed (cmdparser module doc)."""
 from __future__ import annotations
 
 import errno
+import pathlib
 
 import pytest
 from gpu_exec_env import GpuExecEnv
 
-from softgem.gpu import mi
+from softgem.gpu import cmdparser, mi
+from softgem.gpu.cmdparser import CsState
 
 JUNK = 0xFFFF_FFFF      # an undecodable header: decoding a body dword as a command hangs
 
@@ -101,3 +103,30 @@ def test_what_does_not_decode_hangs_the_engine(gpux: GpuExecEnv, name: str,
     rq = gpux.run(engine, gpux.batch(batch))
     assert rq.error == errno.EIO and rq.hang is not None
     assert reason in rq.hang.reason and rq.hang.addr == 0
+
+
+def _iris_batch() -> tuple[list[int], list[int]]:
+    """(dwords, command offsets by Mesa's decoder) of tests/gpu_exec/iris_clear_batch.txt."""
+    text = (pathlib.Path(__file__).parent / "iris_clear_batch.txt").read_text().splitlines()
+    offsets = [int(x) for x in text[6].lstrip("# ").split()]
+    dwords = [int(w, 16) for line in text if not line.startswith("#") for w in line.split()]
+    return dwords, offsets
+
+
+def test_a_real_iris_batch_decodes_at_mesas_command_boundaries() -> None:
+    dwords, mesa = _iris_batch()
+    ours, pc = [], 0
+    while pc < len(dwords):
+        ours.append(pc)
+        pc += cmdparser.command_length(dwords[pc])
+    assert ours == mesa and pc == len(dwords)
+
+
+def test_a_real_iris_batch_runs_to_its_end_on_the_render_engine(gpux: GpuExecEnv) -> None:
+    dwords, mesa = _iris_batch()
+    batch = gpux.batch(dwords, end=False, size=8192)
+    state = CsState()
+    cmdparser.execute(gpux.vm, batch.start, 4 * len(dwords), state)
+    assert state.commands == len(mesa) and state.gfx_skipped == len(mesa) - 5  # 4 LRI, BBE
+    rq = gpux.run(gpux.rcs, batch)
+    assert rq.error == 0, rq.hang
