@@ -18,8 +18,10 @@ from ..sync import task as _task
 from .campaign import Report, explore, replay
 from .pct import bound as pct_bound
 from .runtime import ExploreFailure, Task, current_execution
+from .testing import assert_clean, explored
 
-__all__ = ["ExploreFailure", "Report", "Task", "current_execution", "exploring", "explore", "fail", "join_all",
+__all__ = ["ExploreFailure", "Report", "Task", "assert_clean", "current_execution", "explored",
+           "exploring", "explore", "fail", "join_all",
            "observe", "pct_bound", "point", "replay", "spawn"]
 
 
