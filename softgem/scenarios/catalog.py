@@ -117,6 +117,21 @@ def stress_mm_invalidate_close(m: Machine) -> None:
     _spawn(lambda: gem.proc.munmap(ptr, 2 * PAGE), "munmap")
 
 
+@scenario("stress-mm-invalidate-close-overlap", preemptions=2, pct_schedules=10_000,
+          pct_depth=3)
+def stress_mm_invalidate_close_overlap(m: Machine) -> None:
+    """gem_userptr_blits stress-mm-invalidate-close-overlap: two overlapping userptrs, one
+    closed while the shared range is invalidated."""
+    gem = Gem(m.spawn("inval-close-overlap"))
+    ptr = gem.proc.mmap(0, 3 * PAGE, RW, ANON)
+    a = gem.userptr(ptr, 2 * PAGE)
+    b = gem.userptr(ptr + PAGE, 2 * PAGE)
+    _spawn(lambda: gem.close(a), "close")
+    _spawn(lambda: gem.proc.munmap(ptr + PAGE, PAGE), "munmap")
+    explore.join_all()
+    gem.close(b)
+
+
 @scenario("process-exit-busy", preemptions=1, pct_schedules=10_000, pct_depth=3)
 def process_exit_busy(m: Machine) -> None:
     """gem_userptr_blits process-exit-busy: the process exits with a userptr write queued."""
