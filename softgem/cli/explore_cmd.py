@@ -65,8 +65,11 @@ def explore_command(scenario: str | None, strategy: str, schedules: int | None,
     """Explore SCENARIO's interleavings (omit SCENARIO to list them)."""
     console = Console(record=svg is not None)
     if scenario is None:
+        from ..scenarios.planted import BUGS
+
         for name, s in sorted(all_scenarios().items()):
             click.echo(f"{name:28} {s.doc}")
+        click.echo(f"planted bugs (explore SCENARIO+BUG): {', '.join(BUGS)}")
         return
     try:
         scen = get(scenario)

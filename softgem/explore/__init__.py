@@ -19,9 +19,11 @@ from .campaign import Report, explore, replay, run_schedule
 from .pct import PctStrategy
 from .pct import bound as pct_bound
 from .runtime import ExploreFailure, Task, current_execution
+from .testing import assert_clean, explored
 
-__all__ = ["ExploreFailure", "PctStrategy", "Report", "Task", "current_execution", "exploring", "explore", "fail", "join_all",
-           "observe", "pct_bound", "point", "replay", "run_schedule", "spawn"]
+__all__ = ["ExploreFailure", "PctStrategy", "Report", "Task", "assert_clean", "current_execution",
+           "explored", "exploring", "explore", "fail", "join_all", "observe", "pct_bound",
+           "point", "replay", "run_schedule", "spawn"]
 
 
 def exploring() -> bool:

@@ -2,7 +2,11 @@
 
 Each is small on purpose (one or two operations per model thread): the explorer's power is
 in the schedules, not in the loop counts.  The bounds in each decorator are the ones the
-scenario is claimed clean within on today's design (docs/explore.md has the measured times).
+scenario is claimed clean within on today's design, each measured (docs/explore.md): 10,000
+PCT schedules with d=3, and DFS exhaustively within ``preemptions`` -- 2 where the <= 2
+preemption tree is small enough to finish (hundreds to a few thousand schedules), else 1
+(the <= 2 trees of the GPU scenarios run to hundreds of thousands of schedules; their first
+20,000 are measured clean too).
 """
 
 from __future__ import annotations
@@ -34,7 +38,7 @@ def _racing_exit(fn: Callable[[], object]) -> Callable[[], None]:
     return run
 
 
-@scenario("munmap-vs-execbuf")
+@scenario("munmap-vs-execbuf", preemptions=1, pct_schedules=10_000, pct_depth=3)
 def munmap_vs_execbuf(m: Machine) -> None:
     """execbuf writing through a userptr while another thread munmaps its memory."""
     gem = Gem(m.spawn("race"))
@@ -51,7 +55,7 @@ def munmap_vs_execbuf(m: Machine) -> None:
     gem.close(bo)
 
 
-@scenario("map-fixed-invalidate")
+@scenario("map-fixed-invalidate", preemptions=1, pct_schedules=10_000, pct_depth=3)
 def map_fixed_invalidate(m: Machine) -> None:
     """gem_userptr_blits map-fixed-invalidate: mmap(MAP_FIXED) over a userptr in use; a
     submission whose sequence check ran after the invalidation must write the new page."""
@@ -82,7 +86,7 @@ def map_fixed_invalidate(m: Machine) -> None:
     gem.close(bo)
 
 
-@scenario("stress-mm")
+@scenario("stress-mm", preemptions=2, pct_schedules=10_000, pct_depth=3)
 def stress_mm(m: Machine) -> None:
     """gem_userptr_blits stress-mm: userptr create/use/close against mmap/munmap churn."""
     gem = Gem(m.spawn("stress"))
@@ -102,7 +106,7 @@ def stress_mm(m: Machine) -> None:
     _spawn(churn, "mm")
 
 
-@scenario("stress-mm-invalidate-close")
+@scenario("stress-mm-invalidate-close", preemptions=2, pct_schedules=10_000, pct_depth=3)
 def stress_mm_invalidate_close(m: Machine) -> None:
     """gem_userptr_blits stress-mm-invalidate-close: close a userptr while its range is
     invalidated."""
@@ -113,7 +117,22 @@ def stress_mm_invalidate_close(m: Machine) -> None:
     _spawn(lambda: gem.proc.munmap(ptr, 2 * PAGE), "munmap")
 
 
-@scenario("process-exit-busy")
+@scenario("stress-mm-invalidate-close-overlap", preemptions=2, pct_schedules=10_000,
+          pct_depth=3)
+def stress_mm_invalidate_close_overlap(m: Machine) -> None:
+    """gem_userptr_blits stress-mm-invalidate-close-overlap: two overlapping userptrs, one
+    closed while the shared range is invalidated."""
+    gem = Gem(m.spawn("inval-close-overlap"))
+    ptr = gem.proc.mmap(0, 3 * PAGE, RW, ANON)
+    a = gem.userptr(ptr, 2 * PAGE)
+    b = gem.userptr(ptr + PAGE, 2 * PAGE)
+    _spawn(lambda: gem.close(a), "close")
+    _spawn(lambda: gem.proc.munmap(ptr + PAGE, PAGE), "munmap")
+    explore.join_all()
+    gem.close(b)
+
+
+@scenario("process-exit-busy", preemptions=1, pct_schedules=10_000, pct_depth=3)
 def process_exit_busy(m: Machine) -> None:
     """gem_userptr_blits process-exit-busy: the process exits with a userptr write queued."""
     proc = m.spawn("exit-busy")
@@ -124,7 +143,7 @@ def process_exit_busy(m: Machine) -> None:
     _spawn(lambda: proc.exit(0), "exit")
 
 
-@scenario("sync-unmap-cycles")
+@scenario("sync-unmap-cycles", preemptions=1, pct_schedules=10_000, pct_depth=3)
 def sync_unmap_cycles(m: Machine) -> None:
     """gem_userptr_blits sync-unmap-cycles: submit, munmap and wait in a cycle with a
     remapper."""
@@ -147,7 +166,7 @@ def sync_unmap_cycles(m: Machine) -> None:
     gem.close(bo)
 
 
-@scenario("mmap-offset-close-race")
+@scenario("mmap-offset-close-race", preemptions=2, pct_schedules=10_000, pct_depth=3)
 def mmap_offset_close_race(m: Machine) -> None:
     """gem_mmap_offset close-race: close the handle while another thread faults its mapping."""
     gem = Gem(m.spawn("close-race"))
@@ -162,7 +181,7 @@ def mmap_offset_close_race(m: Machine) -> None:
     _spawn(lambda: gem.close(bo), "close")
 
 
-@scenario("fork-vs-validate")
+@scenario("fork-vs-validate", preemptions=2, pct_schedules=10_000, pct_depth=3)
 def fork_vs_validate(m: Machine) -> None:
     """fork (COW-protecting the parent's pages) racing SET_DOMAIN's userptr validation."""
     proc = m.spawn("forker")
@@ -180,7 +199,7 @@ def fork_vs_validate(m: Machine) -> None:
     gem.close(bo)
 
 
-@scenario("mremap-vs-execbuf")
+@scenario("mremap-vs-execbuf", preemptions=1, pct_schedules=10_000, pct_depth=3)
 def mremap_vs_execbuf(m: Machine) -> None:
     """mremap moving a userptr's memory while a submission uses it."""
     gem = Gem(m.spawn("mremap"))
@@ -199,7 +218,7 @@ def mremap_vs_execbuf(m: Machine) -> None:
     gem.close(bo)
 
 
-@scenario("exit-with-gpu-work")
+@scenario("exit-with-gpu-work", preemptions=1, pct_schedules=10_000, pct_depth=3)
 def exit_with_gpu_work(m: Machine) -> None:
     """A process exits (files closed, address space torn down) while its GPU work runs."""
     proc = m.spawn("exiting")
@@ -212,7 +231,7 @@ def exit_with_gpu_work(m: Machine) -> None:
     _spawn(lambda: proc.exit(0), "exit")
 
 
-@scenario("invalidate-vs-busy-revalidate")
+@scenario("invalidate-vs-busy-revalidate", preemptions=1, pct_schedules=10_000, pct_depth=3)
 def invalidate_vs_busy_revalidate(m: Machine) -> None:
     """Two invalidations of a userptr with GPU work queued, while a second submission
     revalidates it (unbinding, so waiting for that work, under the object lock)."""

@@ -167,3 +167,15 @@ def test_outside_an_exploration_nothing_changed() -> None:
     with m:
         assert m.held_by_me()
         assert m._owner == threading.get_ident()    # real threads keep their own identity
+
+
+@explore.explored(strategy="dfs", preemptions=2)
+def test_the_explored_decorator_makes_a_scenario_a_test() -> None:
+    counter()
+
+
+def test_assert_clean_reports_token_and_steps() -> None:
+    with pytest.raises(AssertionError) as info:
+        explore.assert_clean(racy_counter, strategy="dfs", preemptions=1, check_lockdep=False)
+    text = str(info.value)
+    assert "lost update" in text and "replay:" in text and "read counter" in text
