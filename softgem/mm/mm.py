@@ -26,10 +26,11 @@ to 32 MiB) above a PIE-style program base.  Both come from the injected ``rng``.
 from __future__ import annotations
 
 import random
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from .. import trace
-from ..errors import SimBug
+from ..errors import EFAULT, SimBug
 from ..sync import RwSem, SpinLock
 from ..units import PAGE_MASK, PAGE_SHIFT, PAGE_SIZE, TASK_SIZE, Pfn
 from . import access, gup, zap
@@ -135,6 +136,15 @@ class Mm:
 
     def copy_to_user(self, addr: int, data: bytes | bytearray | memoryview) -> None:
         access.write_mem(self, addr, data, kernel=True)
+
+    def copy_to_user_vec(self, pieces: Sequence[tuple[int, bytes | bytearray | memoryview]]
+                         ) -> int:
+        for done, (addr, data) in enumerate(pieces):
+            try:
+                access.write_mem(self, addr, data, kernel=True)
+            except EFAULT:
+                return done
+        return len(pieces)
 
     def access_ok(self, addr: int, size: int) -> bool:
         return access.access_ok(addr, size)

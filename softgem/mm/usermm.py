@@ -12,6 +12,7 @@ frames, not to address spaces: they outlive munmap and exit).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Protocol
 
 from ..sync import RwSem
@@ -34,6 +35,12 @@ class UserMm(Protocol):
     def copy_to_user(self, addr: int, data: bytes | bytearray | memoryview) -> None:
         """Write user memory; EFAULT if any byte is not writable (earlier bytes stay
         written)."""
+        ...
+
+    def copy_to_user_vec(self, pieces: Sequence[tuple[int, bytes | bytearray | memoryview]]
+                         ) -> int:
+        """Several copy_to_user in order, each piece already past ``access_ok``: stop at the
+        first piece that faults and return how many leading pieces were stored whole."""
         ...
 
     def access_ok(self, addr: int, size: int) -> bool:

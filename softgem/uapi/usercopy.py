@@ -50,6 +50,9 @@ class UserMemory(Protocol):
 
     def copy_to_user(self, addr: int, data: bytes | bytearray | memoryview) -> None: ...
 
+    def copy_to_user_vec(self, pieces: Sequence[tuple[int, bytes | bytearray | memoryview]]
+                         ) -> int: ...
+
 
 def copy_from_user(mm: UserMemory, addr: int, n: int) -> bytes:
     """``n`` bytes at user address ``addr`` (EFAULT if any of them is not readable)."""
@@ -75,18 +78,12 @@ def copy_to_user_seq(mm: UserMemory, pieces: Sequence[tuple[int, bytes | bytearr
     """Store each ``(addr, data)`` in order, as that many ``copy_to_user`` calls would: a
     fault stops its own piece only.  Returns the indices of the pieces that faulted.
 
-    An address space with ``copy_to_user_vec(pieces) -> int`` (the number of leading pieces it
-    stored whole, stopping at the first fault; every piece has passed ``access_ok``) moves them
-    in one transfer; host mode has one, because every transfer there is a system call."""
-    vec = getattr(mm, "copy_to_user_vec", None)
-    if vec is not None:
-        ok = mm.access_ok
-        for addr, data in pieces:
-            if not (0 <= addr <= _U64 and ok(addr, len(data))):
-                vec = None
-                break
-    if vec is not None:
-        done = vec(pieces)
+    The address space's ``copy_to_user_vec`` (part of ``UserMm``) moves pieces that all pass
+    ``access_ok`` in as few transfers as it can (host mode: one process_vm_writev, because
+    every transfer there is a system call) and says how many leading pieces it stored whole."""
+    ok = mm.access_ok
+    if all(0 <= addr <= _U64 and ok(addr, len(data)) for addr, data in pieces):
+        done = mm.copy_to_user_vec(pieces)
         if done == len(pieces):
             return []
         rest = copy_to_user_seq(mm, pieces[done + 1:])

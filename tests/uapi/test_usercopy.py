@@ -17,8 +17,15 @@ class _Memory:
     def __init__(self, vec: bool) -> None:
         self.bytes = bytearray(0x10000)
         self.transfers = 0
-        if vec:
-            self.copy_to_user_vec = self._vec
+        self.copy_to_user_vec = self._vec if vec else self._one_by_one
+
+    def _one_by_one(self, pieces: list[tuple[int, bytes]]) -> int:
+        for done, (addr, data) in enumerate(pieces):
+            try:
+                self.copy_to_user(addr, data)
+            except EFAULT:
+                return done
+        return len(pieces)
 
     def access_ok(self, addr: int, size: int) -> bool:
         return addr >= 0 and size >= 0 and addr + size <= TOP
