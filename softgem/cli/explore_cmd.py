@@ -10,7 +10,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from ..explore import Report, explore, replay
-from ..scenarios import all_scenarios, get
+from ..scenarios import PLANTED_BUGS, all_scenarios, get
 
 __all__ = ["explore_command", "interleaving_table"]
 
@@ -65,11 +65,9 @@ def explore_command(scenario: str | None, strategy: str, schedules: int | None,
     """Explore SCENARIO's interleavings (omit SCENARIO to list them)."""
     console = Console(record=svg is not None)
     if scenario is None:
-        from ..scenarios.planted import BUGS
-
         for name, s in sorted(all_scenarios().items()):
             click.echo(f"{name:28} {s.doc}")
-        click.echo(f"planted bugs (explore SCENARIO+BUG): {', '.join(BUGS)}")
+        click.echo(f"planted bugs (explore SCENARIO+BUG): {', '.join(PLANTED_BUGS)}")
         return
     try:
         scen = get(scenario)

@@ -25,8 +25,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .. import uapi
-from ..uapi import table
-from ..uapi.ioc import _IOC, _IOC_DIR, _IOC_NR, _IOC_READ, _IOC_SIZE, _IOC_TYPE, _IOC_WRITE
+from ..uapi import _IOC, _IOC_DIR, _IOC_NR, _IOC_READ, _IOC_SIZE, _IOC_TYPE, _IOC_WRITE, table
 from ..units import PAGE_SIZE, TASK_SIZE
 from .world import World
 

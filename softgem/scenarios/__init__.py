@@ -8,9 +8,10 @@ explorer finds what it should.
 from __future__ import annotations
 
 from .gem import ANON, RW, Gem
+from .planted import BUGS as PLANTED_BUGS
 from .registry import SCENARIOS, Scenario, get, scenario
 
-__all__ = ["ANON", "RW", "SCENARIOS", "Gem", "Scenario", "all_scenarios", "get", "scenario"]
+__all__ = ["ANON", "PLANTED_BUGS", "RW", "SCENARIOS", "Gem", "Scenario", "all_scenarios", "get", "scenario"]
 
 
 def all_scenarios() -> dict[str, Scenario]:
