@@ -68,6 +68,7 @@ __all__ = ["EXEC_HAS_RELOC", "ExecTask", "Execbuf", "execbuffer2", "execbuffer2_
 EXEC_HAS_RELOC = 1 << 31
 _DOMAIN_RENDER = 0x2
 _GPU_DOMAINS = 0x3E
+O_CLOEXEC = 0o2000000
 _USERPTR_REDO = 16                    # internal submit_init rounds before giving up (EAGAIN)
 
 
@@ -104,6 +105,7 @@ class Execbuf:
         self.request: Request | None = None
         self._locked: list[GemObject] = []
         self._presumed: list[tuple[int, R.Presumed]] = []
+        self.out_fd = -1              # the reserved out-fence descriptor, until installed
 
     # -- the ioctl body (i915_gem_do_execbuffer) -------------------------------------------------
     def run(self) -> SyncFile | None:
@@ -119,6 +121,9 @@ class Execbuf:
         fd = A.in_fence_fd(args)
         if fd is not None:
             self.in_fence = sync_file_get_fence(self.task, fd)
+        if args.flags & A.I915_EXEC_FENCE_OUT:
+            # Reserved before anything is built: no fd (EMFILE) means no request at all.
+            self.out_fd = self.task.get_unused_fd_flags(O_CLOEXEC)
         self.ctx = lookup_context(self.file, args.context_id)
         key = A.select_engine(args.flags, self.ctx.user_engines)
         self.engine = self.gpu.engines.get(key) if key is not None else None
@@ -306,10 +311,11 @@ class Execbuf:
             raise ENOENT("the context was closed during the execbuf")
         if err:
             raise EAGAIN("a userptr was invalidated while the request was built")
-        if not self.args.flags & A.I915_EXEC_FENCE_OUT:
+        if self.out_fd < 0:
             return None
         out = sync_file_create(rq.fence)
-        fd = self.task.fd_install(out)
+        fd, self.out_fd = self.out_fd, -1
+        self.task.fd_install_reserved(fd, out)
         self.args.rsvd2 = (self.args.rsvd2 & 0xFFFFFFFF) | (fd << 32)
         return out
 
@@ -356,6 +362,9 @@ class Execbuf:
     def release(self) -> None:
         self._unpin_all()
         self._unlock_objects()
+        if self.out_fd >= 0:          # failed after the reservation: put_unused_fd
+            self.task.put_unused_fd(self.out_fd)
+            self.out_fd = -1
         for ev in self.vmas:
             ev.obj.put()
         self.vmas.clear()

@@ -41,6 +41,15 @@ class _CoreTask:
     def fd_get(self, fd: int) -> Any:
         raise ENODEV("file descriptors other than the device are not resolved in host mode yet")
 
+    def get_unused_fd_flags(self, flags: int) -> int:
+        raise ENODEV("new file descriptors (PRIME, sync_file) are not served in host mode yet")
+
+    def fd_install_reserved(self, fd: int, f: Any) -> None:
+        raise ENODEV("new file descriptors are not served in host mode yet")
+
+    def put_unused_fd(self, fd: int) -> None:
+        return None
+
     def fd_put(self, f: Any) -> None:
         return None
 

@@ -6,8 +6,10 @@ import errno
 from collections.abc import Iterator
 
 import pytest
+from gpuscene import BBE, Exec, Gem, mi_store_dword, obj, reloc
 
 import softgem
+from softgem import uapi
 from softgem.errors import EINVAL
 from softgem.gpu.sync_file import (
     SyncFile,
@@ -17,6 +19,9 @@ from softgem.gpu.sync_file import (
     sync_file_merge,
 )
 from softgem.sync import Fence
+from softgem.units import PAGE_SIZE
+
+R = uapi.I915_GEM_DOMAIN_RENDER
 
 
 @pytest.fixture
@@ -91,3 +96,57 @@ def test_merging_fences_that_already_signalled_gives_a_signalled_fence() -> None
     a.signal()
     assert sync_file_merge([a, a]).status() == 1
     assert sync_file_merge([]).status() == 1
+
+
+# -- the out-fence descriptor is reserved before the request is built ----------------------------
+def _fence_seqno(gem: Gem, fd: int) -> int:
+    sf = gem.proc.file(fd)
+    assert isinstance(sf, SyncFile) and sf.fence is not None
+    return int(sf.fence.seqno)
+
+
+def test_no_descriptor_for_the_out_fence_queues_nothing(gem: Gem) -> None:
+    """EMFILE from get_unused_fd_flags comes before the request exists: the store never
+    runs, the engine's timeline does not move, no descriptor is left behind."""
+    first = Exec([obj(gem.batch([BBE, 0]))], flags=uapi.I915_EXEC_FENCE_OUT)
+    assert gem.execbuf(first) == 0
+    target = gem.create(PAGE_SIZE)
+    batch = gem.batch(mi_store_dword(0, 0xBAD))
+    fds = gem.proc.files.fds()
+    # The scratch mapping gem.execbuf makes takes no fd: the limit is the next free one.
+    gem.proc.setrlimit_nofile(max(fds) + 1)
+    ex = Exec([obj(target), obj(batch)], {1: [reloc(target, 4, R, R)]},
+              flags=uapi.I915_EXEC_FENCE_OUT)
+    assert gem.execbuf(ex) == -errno.EMFILE
+    assert gem.proc.files.fds() == fds
+    assert gem.busy(target) == 0 and gem.busy(batch) == 0
+    gem.proc.setrlimit_nofile(1024)
+    after = Exec([obj(gem.batch([BBE, 0]))], flags=uapi.I915_EXEC_FENCE_OUT)
+    assert gem.execbuf(after) == 0
+    assert _fence_seqno(gem, after.out_fence) == _fence_seqno(gem, first.out_fence) + 1
+    gem.sync(target)
+    assert gem.read(target, 0, 4) == bytes(4)
+    for fd in (first.out_fence, after.out_fence):
+        gem.proc.close(fd)
+
+
+def test_a_failure_after_the_reservation_gives_the_descriptor_back(gem: Gem) -> None:
+    fds = gem.proc.files.fds()
+    ex = Exec([obj(gem.batch([BBE, 0]))], flags=uapi.I915_EXEC_FENCE_OUT, rsvd1=77)
+    assert gem.execbuf(ex) == -errno.ENOENT            # unknown context, after the reservation
+    assert gem.proc.files.fds() == fds
+    ok = Exec([obj(gem.batch([BBE, 0]))], flags=uapi.I915_EXEC_FENCE_OUT)
+    assert gem.execbuf(ok) == 0
+    assert ok.out_fence == min(set(range(3, 1024)) - set(fds))   # the lowest one was free
+    gem.proc.close(ok.out_fence)
+
+
+def test_a_forked_child_does_not_inherit_a_reserved_descriptor(proc: softgem.Process) -> None:
+    fd = proc.get_unused_fd_flags(0)
+    child = proc.fork()
+    assert fd not in child.files.fds()
+    with pytest.raises(OSError) as err:
+        proc.close(fd)
+    assert err.value.errno == errno.EBADF
+    proc.put_unused_fd(fd)
+    child.exit()
