@@ -8,8 +8,9 @@ The phases, in the kernel's order; the first failure's errno wins and nothing af
 #   step                                                                         errors
 ==  ===========================================================================  ==========
 1   I915_EXEC_SECURE: no secure batches on gen9 (gen11+: ENODEV)                  EPERM
-2   extension chain / fence array (syncobjs are not modelled: ENOENT)            EINVAL...
+2   extension chain / fence array (:mod:`.exec_fence`)                           EINVAL...
 3   FENCE_IN with FENCE_SUBMIT; an in-fence fd that is not a sync_file           EINVAL
+3b  FENCE_OUT: the out-fence fd reserved (nothing is built without one)          EMFILE
 4   context ``rsvd1`` unknown / ring bits naming no engine                       ENOENT/EINVAL
 5   per object, in order: lookup (ENOENT), ``validate_exec_object`` and the
     duplicate check (EINVAL), the batch's checks (EINVAL), ``submit_init`` of a
@@ -51,6 +52,7 @@ from ..gem.resv import Usage
 from ..gem.userptr import is_userptr, submit_done, submit_init
 from . import execbuf_args as A
 from . import reloc as R
+from .exec_fence import EbFence, collect_fences, put_fences, signal_fences
 from .file_priv import lookup_context
 from .request import Request
 from .sync_file import FdTask, SyncFile, sync_file_create, sync_file_get_fence
@@ -106,6 +108,7 @@ class Execbuf:
         self._locked: list[GemObject] = []
         self._presumed: list[tuple[int, R.Presumed]] = []
         self.out_fd = -1              # the reserved out-fence descriptor, until installed
+        self.fences: list[EbFence] = []   # FENCE_ARRAY / timeline fence entries
 
     # -- the ioctl body (i915_gem_do_execbuffer) -------------------------------------------------
     def run(self) -> SyncFile | None:
@@ -116,8 +119,8 @@ class Execbuf:
             if self.gpu.platform.graphics_ver >= 11:
                 raise ENODEV("no secure batches on gen11+")
             raise EPERM("secure batches are disabled (enable_secure_batch=0)")
-        A.parse_extensions(self.mm, args)
-        A.parse_fence_array(self.mm, args)
+        self.fences = collect_fences(self.mm, self.file, args.flags, args.cliprects_ptr,
+                                     args.num_cliprects)
         fd = A.in_fence_fd(args)
         if fd is not None:
             self.in_fence = sync_file_get_fence(self.task, fd)
@@ -286,6 +289,9 @@ class Execbuf:
                                     self.batch_len, vm=ctx.vm)
         if self.in_fence is not None:
             rq.await_fence(self.in_fence)
+        for f in self.fences:                  # await_fence_array
+            if f.fence is not None:
+                rq.await_fence(f.fence)
         self._await_implicit(rq)
         self._move_to_active(rq)
         return rq
@@ -305,6 +311,7 @@ class Execbuf:
                 trace.emit("gpu", "execbuf", ctx=rq.ctx.id, engine=rq.engine.name,
                            seqno=rq.seqno, objects=len(self.vmas), error=err)
             rq.engine.submit(rq)
+            signal_fences(self.fences, rq.fence)   # on the error path too, as the kernel
         for ptr, updates in self._presumed:
             R.write_presumed(self.mm, ptr, updates)
         if err == errno.ENOENT:
@@ -365,6 +372,7 @@ class Execbuf:
         if self.out_fd >= 0:          # failed after the reservation: put_unused_fd
             self.task.put_unused_fd(self.out_fd)
             self.out_fd = -1
+        put_fences(self.fences)
         for ev in self.vmas:
             ev.obj.put()
         self.vmas.clear()

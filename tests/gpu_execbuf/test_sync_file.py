@@ -99,10 +99,11 @@ def test_merging_fences_that_already_signalled_gives_a_signalled_fence() -> None
 
 
 # -- the out-fence descriptor is reserved before the request is built ----------------------------
-def _fence_seqno(gem: Gem, fd: int) -> int:
+def _request_number(gem: Gem, fd: int) -> int:
+    """The engine-wide number of the request behind an out-fence (creation order)."""
     sf = gem.proc.file(fd)
     assert isinstance(sf, SyncFile) and sf.fence is not None
-    return int(sf.fence.seqno)
+    return int(sf.fence.request.seqno)        # type: ignore[attr-defined]
 
 
 def test_no_descriptor_for_the_out_fence_queues_nothing(gem: Gem) -> None:
@@ -123,7 +124,7 @@ def test_no_descriptor_for_the_out_fence_queues_nothing(gem: Gem) -> None:
     gem.proc.setrlimit_nofile(1024)
     after = Exec([obj(gem.batch([BBE, 0]))], flags=uapi.I915_EXEC_FENCE_OUT)
     assert gem.execbuf(after) == 0
-    assert _fence_seqno(gem, after.out_fence) == _fence_seqno(gem, first.out_fence) + 1
+    assert _request_number(gem, after.out_fence) == _request_number(gem, first.out_fence) + 1
     gem.sync(target)
     assert gem.read(target, 0, 4) == bytes(4)
     for fd in (first.out_fence, after.out_fence):
