@@ -151,3 +151,63 @@ def test_a_forked_child_does_not_inherit_a_reserved_descriptor(proc: softgem.Pro
     assert err.value.errno == errno.EBADF
     proc.put_unused_fd(fd)
     child.exit()
+
+
+# -- SYNC_IOC_MERGE / SYNC_IOC_FILE_INFO through proc.ioctl ------------------------------------
+def test_merge_and_file_info_on_out_fences(gem: Gem) -> None:
+    a = Exec([obj(gem.batch([BBE, 0]))], flags=uapi.I915_EXEC_FENCE_OUT)
+    b = Exec([obj(gem.batch([BBE, 0]))], flags=uapi.I915_EXEC_FENCE_OUT | uapi.I915_EXEC_BLT)
+    assert gem.execbuf(a) == 0 and gem.execbuf(b) == 0
+    p = gem.proc
+    for fd in (a.out_fence, b.out_fence):
+        assert isinstance(p.file(fd), SyncFile) and p.file(fd).wait(5.0)  # type: ignore
+    bad = uapi.sync_merge_data(name=b"m", fd2=gem.fd)
+    with pytest.raises(OSError) as err:
+        p.ioctl(a.out_fence, uapi.SYNC_IOC_MERGE, bad)
+    assert err.value.errno == errno.ENOENT                       # fd2 is no sync_file
+    with pytest.raises(OSError) as err:
+        p.ioctl(a.out_fence, uapi.SYNC_IOC_MERGE, uapi.sync_merge_data(fd2=b.out_fence, pad=1))
+    assert err.value.errno == errno.EINVAL
+    m = uapi.sync_merge_data(name=b"both", fd2=b.out_fence)
+    p.ioctl(a.out_fence, uapi.SYNC_IOC_MERGE, m)
+    info = uapi.sync_file_info()
+    p.ioctl(m.fence, uapi.SYNC_IOC_FILE_INFO, info)
+    assert (info.name, info.status, info.num_fences) == (b"both", 1, 1)   # signalled: a stub
+    info = uapi.sync_file_info()
+    p.ioctl(a.out_fence, uapi.SYNC_IOC_FILE_INFO, info)
+    assert (info.status, info.num_fences) == (1, 1) and info.name.startswith(b"i915-")
+    with pytest.raises(OSError) as err:
+        p.ioctl(a.out_fence, uapi.SYNC_IOC_FILE_INFO, uapi.sync_file_info(flags=1))
+    assert err.value.errno == errno.EINVAL
+    with pytest.raises(OSError) as err:
+        p.ioctl(a.out_fence, 0xC0303E07, 0)
+    assert err.value.errno == errno.ENOTTY
+    for fd in (a.out_fence, b.out_fence, m.fence):
+        p.close(fd)
+
+
+def test_file_info_lists_each_pending_fence_of_a_merge(gem: Gem) -> None:
+    x, y = Fence("x"), Fence("y")
+    p = gem.proc
+    fx, fy = p.fd_install(sync_file_create(x)), p.fd_install(sync_file_create(y))
+    m = uapi.sync_merge_data(name=b"xy", fd2=fy)
+    p.ioctl(fx, uapi.SYNC_IOC_MERGE, m)
+    page = p.mmap(0, PAGE_SIZE, 3, 0x22)
+    with pytest.raises(OSError) as err:
+        p.ioctl(m.fence, uapi.SYNC_IOC_FILE_INFO,
+                uapi.sync_file_info(num_fences=1, sync_fence_info=page))
+    assert err.value.errno == errno.EINVAL                       # two fences, one slot
+    info = uapi.sync_file_info(num_fences=2, sync_fence_info=page)
+    p.ioctl(m.fence, uapi.SYNC_IOC_FILE_INFO, info)
+    assert (info.num_fences, info.status) == (2, 0)
+    entries = [uapi.sync_fence_info.from_buffer_copy(p.read(page + 80 * i, 80))
+               for i in range(2)]
+    assert [e.obj_name for e in entries] == [b"x", b"y"] and entries[0].driver_name == b"i915"
+    x.signal()
+    y.set_error(errno.EIO)
+    y.signal()
+    p.ioctl(m.fence, uapi.SYNC_IOC_FILE_INFO, info)
+    assert info.status == -errno.EIO
+    for fd in (fx, fy, m.fence):
+        p.close(fd)
+    p.munmap(page, PAGE_SIZE)

@@ -98,6 +98,7 @@ C_PRELUDE = r"""
 #include <fcntl.h>
 #include <drm.h>
 #include <i915_drm.h>
+#include <linux/sync_file.h>
 
 #define NUM(key, expr) ((expr) < 0 \
     ? printf("%s\t%lld\n", key, (long long)(expr)) \
