@@ -322,7 +322,7 @@ class Execbuf:
             return None
         out = sync_file_create(rq.fence)
         fd, self.out_fd = self.out_fd, -1
-        self.task.fd_install_reserved(fd, out)
+        fd = self.task.fd_install_reserved(fd, out)
         self.args.rsvd2 = (self.args.rsvd2 & 0xFFFFFFFF) | (fd << 32)
         return out
 

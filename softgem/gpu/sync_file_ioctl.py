@@ -74,11 +74,13 @@ def _merge(sf: SyncFile, task: Any, arg: Any) -> int:
         finally:
             task.fd_put(other)
         _copy_out(task, arg, _MERGE.pack(name, fd2, fd, flags, pad))
-        task.fd_install_reserved(fd, merged)
-        return 0
     except BaseException:
         task.put_unused_fd(fd)
         raise
+    installed = task.fd_install_reserved(fd, merged)
+    if installed != fd:          # host mode: another thread took the number meanwhile
+        _copy_out(task, arg, _MERGE.pack(name, fd2, installed, flags, pad))
+    return 0
 
 
 def _fence_info(sf: SyncFile, task: Any, arg: Any) -> int:

@@ -17,7 +17,7 @@ import os
 import struct
 from dataclasses import dataclass
 
-from ..errors import EEXIST, KernelError, error_for
+from ..errors import EEXIST, ENOTTY, KernelError, error_for
 from .listener import GONE, Notification
 from .paths import signed32
 from .services import ANSWERED, Handler, Reply, Services
@@ -129,8 +129,13 @@ class DeviceCalls:
         if dfile is None:
             return None
         try:
-            ret = svc.backend.ioctl(dfile.file, svc.procs.task(n), args[1] & 0xFFFFFFFF,
-                                    args[2])
+            if dfile.minor < 0:     # a core file an ioctl made (sync_file, dma-buf, syncobj)
+                ioctl = getattr(svc.backend, "file_ioctl", None)
+                if ioctl is None:
+                    raise ENOTTY(f"ioctl {args[1]:#x} on {dfile!r}")
+            else:
+                ioctl = svc.backend.ioctl
+            ret = ioctl(dfile.file, svc.procs.task(n), args[1] & 0xFFFFFFFF, args[2])
         except KernelError as err:
             if svc.trace:
                 svc.trace(f"pid {n.pid}: ioctl {args[1]:#010x} arg {args[2]:#x} -> "

@@ -182,9 +182,11 @@ class Process:
         """Reserve the lowest free descriptor for a file not built yet (EMFILE)."""
         return self.files.reserve()
 
-    def fd_install_reserved(self, fd: int, f: OpenFile) -> None:
-        """Give the reserved ``fd`` its file (the kernel's ``fd_install``)."""
+    def fd_install_reserved(self, fd: int, f: OpenFile) -> int:
+        """Give the reserved ``fd`` its file (the kernel's ``fd_install``); returns ``fd``
+        (host mode may answer another number: the protocol returns the one installed)."""
         self.files.install_reserved(fd, f)
+        return fd
 
     def put_unused_fd(self, fd: int) -> None:
         """Give a reserved descriptor back unused."""

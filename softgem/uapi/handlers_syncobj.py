@@ -108,11 +108,10 @@ def syncobj_destroy_ioctl(ctx: IoctlContext, args: D.drm_syncobj_destroy) -> int
 # -- fds -----------------------------------------------------------------------------------------
 def _install(ctx: IoctlContext, fd: int, f: object) -> int:
     try:
-        ctx.task.fd_install_reserved(fd, f)
+        return int(ctx.task.fd_install_reserved(fd, f))
     except BaseException:
         ctx.task.put_unused_fd(fd)
         raise
-    return fd
 
 
 def syncobj_handle_to_fd(ctx: IoctlContext, args: D.drm_syncobj_handle) -> int:
