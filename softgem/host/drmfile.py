@@ -158,7 +158,13 @@ class FileTable:
         return int(link[8:-1])
 
     def peek(self, pid: int, fd: int) -> DrmFile | None:
-        """The open file behind ``fd`` of thread ``pid`` (no reference taken: for stat)."""
+        """The *device* file behind ``fd`` of thread ``pid`` (no reference taken: for stat,
+        readlink, mmap and re-opens, which only device files answer as such)."""
+        dfile = self.peek_any(pid, fd)
+        return dfile if dfile is not None and dfile.minor >= 0 else None
+
+    def peek_any(self, pid: int, fd: int) -> DrmFile | None:
+        """Like :meth:`peek`, core files (dma-buf, sync_file, syncobj) included."""
         if not self._by_inode:
             return None
         ino = self._inode_of(pid, fd)
@@ -177,7 +183,7 @@ class FileTable:
                 and kcmp(NR_KCMP, pid, self._self, KCMP_EPOLL_TFD, fd, dfile.slot) == 0
                 and dfile.kref.get_unless_zero()):
             return dfile    # (a released file's slot may hold a newer file: refused above)
-        dfile = self.peek(pid, fd)
+        dfile = self.peek_any(pid, fd)
         if dfile is None or not dfile.kref.get_unless_zero():
             return None
         if dfile.slot is not None:

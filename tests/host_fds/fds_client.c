@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -101,6 +102,32 @@ static int file_info(int fd, int *status, int *num)
 
 static int syncobj(int fd, unsigned long req, void *arg) { return ret(drmIoctl(fd, req, arg)); }
 
+static void send_fd(int sock, int fd)
+{
+	char byte = 0, ctl[CMSG_SPACE(sizeof(int))] = { 0 };
+	struct iovec iov = { .iov_base = &byte, .iov_len = 1 };
+	struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl,
+			    .msg_controllen = sizeof(ctl) };
+	struct cmsghdr *c = CMSG_FIRSTHDR(&m);
+	c->cmsg_level = SOL_SOCKET;
+	c->cmsg_type = SCM_RIGHTS;
+	c->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(c), &fd, sizeof(int));
+	sendmsg(sock, &m, 0);
+}
+
+static int recv_fd(int sock)
+{
+	char byte, ctl[CMSG_SPACE(sizeof(int))];
+	struct iovec iov = { .iov_base = &byte, .iov_len = 1 };
+	struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl,
+			    .msg_controllen = sizeof(ctl) };
+	int fd = -1;
+	if (recvmsg(sock, &m, 0) == 1 && CMSG_FIRSTHDR(&m))
+		memcpy(&fd, CMSG_DATA(CMSG_FIRSTHDR(&m)), sizeof(int));
+	return fd;
+}
+
 static int lowest_free_fd(void)
 {
 	int fd = dup(0);
@@ -145,6 +172,30 @@ int main(int argc, char **argv)
 	}
 	waitpid(pid, &st, 0);
 	step("fork_child_imports", WIFEXITED(st) ? WEXITSTATUS(st) : -1);
+
+	/* SCM_RIGHTS: a dma-buf exported after the fork reaches the child over a socket; the
+	 * parent closes its handle and fd at once, the child's fd keeps the object alive */
+	int sv[2];
+	socketpair(AF_UNIX, SOCK_STREAM, 0, sv);
+	pid = fork();
+	if (pid == 0) {
+		int got = recv_fd(sv[1]);
+		int cfd = open("/dev/dri/renderD128", O_RDWR);
+		uint32_t ch;
+		_exit(got >= 0 && to_handle(cfd, got, &ch) == 0 && reads_abcd(cfd, ch) == 1 ? 0 : 1);
+	}
+	uint32_t h3;
+	int dmafd3;
+	gem_create(fd, &h3);
+	gem_pwrite(fd, h3, "abcd", 4);
+	step("scm_export", to_fd(fd, h3, DRM_CLOEXEC, &dmafd3));
+	send_fd(sv[0], dmafd3);
+	close(dmafd3);
+	step("scm_close_handle", gem_close(fd, h3));
+	waitpid(pid, &st, 0);
+	step("scm_rights_child_imports", WIFEXITED(st) ? WEXITSTATUS(st) : -1);
+	close(sv[0]);
+	close(sv[1]);
 
 	/* the dma-buf keeps the object after every handle is closed, until its last fd */
 	step("close_handle", gem_close(fd, h));

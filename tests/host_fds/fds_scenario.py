@@ -104,6 +104,19 @@ def play(machine: Machine) -> dict[str, int]:
     s["fork_child_imports"] = 0 if r == 0 and cc.reads_abcd(cfd, ch) == 1 else 1
     child.exit()
 
+    child = p.fork()                     # SCM_RIGHTS: the file moves into the child's table
+    _, h3 = c.create(fd)
+    c.pwrite(fd, h3, b"abcd")
+    s["scm_export"], dmafd3 = c.to_fd(fd, h3, uapi.DRM_CLOEXEC)
+    got = child.fd_install(p.fd_get(dmafd3))
+    p.close(dmafd3)
+    s["scm_close_handle"] = c.close_handle(fd, h3)
+    cc = _Client(child)
+    cfd = child.open("/dev/dri/renderD128")
+    r, ch = cc.to_handle(cfd, got)
+    s["scm_rights_child_imports"] = 0 if r == 0 and cc.reads_abcd(cfd, ch) == 1 else 1
+    child.exit()
+
     s["close_handle"] = c.close_handle(fd, h)
     s["close_other_handle"] = c.close_handle(fd2, h_other)
     s["lifetime_import"], h_again = c.to_handle(fd, dmafd)
