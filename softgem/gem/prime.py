@@ -125,10 +125,11 @@ def _export_locked(dev: GemDevice, file: DrmFile, obj: GemObject, handle: int,
 
 
 def handle_to_fd(dev: GemDevice, file: DrmFile, handle: int, flags: int,
-                 fd_install: Callable[[DmaBuf], int]) -> int:
+                 fd_install: Callable[[DmaBuf, int], int]) -> int:
     """DRM_IOCTL_PRIME_HANDLE_TO_FD: a dma-buf fd for the object (one dma-buf per object).
 
-    ``fd_install`` puts the dma-buf in the caller's fd table, taking over one reference.
+    ``fd_install(buf, flags)`` puts the dma-buf in the caller's fd table, taking over one
+    reference; ``flags`` is O_CLOEXEC when DRM_CLOEXEC was asked (``dma_buf_fd``).
     Raises EINVAL for flags beyond DRM_CLOEXEC|DRM_RDWR, ENOENT for a bad handle, the kind's
     refusal (userptr: EINVAL), what ``fd_install`` raises (EMFILE).
     """
@@ -144,7 +145,7 @@ def handle_to_fd(dev: GemDevice, file: DrmFile, handle: int, flags: int,
                 with dev.object_name_lock:
                     buf = _export_locked(dev, file, obj, handle, flags)
             try:
-                return fd_install(buf)
+                return fd_install(buf, flags & DRM_CLOEXEC)
             except BaseException:
                 buf.put()
                 raise

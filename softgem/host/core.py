@@ -27,13 +27,15 @@ from .task import HostMm, HostTask
 
 __all__ = ["CoreBackend"]
 
+_O_CLOEXEC = 0o2000000
+
 
 class _CoreTask:
     """``current`` for the ioctl table: the calling thread, its address space, and the
     program's fd table through the supervisor's file table (hostfds.py).  Files the core
     resolves with ``fd_get`` keep a table reference until ``fd_put``."""
 
-    __slots__ = ("_fds", "_held", "host", "mm", "pid")
+    __slots__ = ("_fds", "_held", "_reserved", "host", "mm", "pid")
 
     def __init__(self, pid: int, mm: HostUserMm, host: HostTask | None = None,
                  fds: HostFds | None = None) -> None:
@@ -42,6 +44,7 @@ class _CoreTask:
         self.host = host
         self._fds = fds
         self._held: list[tuple[object, Any]] = []
+        self._reserved: dict[int, int] = {}      # reserved number -> its O_* flags
 
     def _table(self) -> tuple[HostFds, HostTask]:
         if self._fds is None or self.host is None:
@@ -50,19 +53,22 @@ class _CoreTask:
 
     def get_unused_fd_flags(self, flags: int) -> int:
         fds, host = self._table()
-        return fds.reserve(host)
+        fd = fds.reserve(host)
+        self._reserved[fd] = flags
+        return fd
 
     def fd_install_reserved(self, fd: int, f: Any) -> int:
         fds, host = self._table()
-        return fds.install(host, f)
+        flags = self._reserved.pop(fd, _O_CLOEXEC)
+        return fds.install(host, f, cloexec=bool(flags & _O_CLOEXEC))
 
     def put_unused_fd(self, fd: int) -> None:
-        return None           # a reservation is only a check in host mode
+        self._reserved.pop(fd, None)     # a reservation is only a check in host mode
 
-    def fd_install(self, f: Any) -> int:
+    def fd_install(self, f: Any, flags: int = 0) -> int:
         fds, host = self._table()
         fds.reserve(host)
-        return fds.install(host, f)
+        return fds.install(host, f, cloexec=bool(flags & _O_CLOEXEC))
 
     def fd_get(self, fd: int) -> Any:
         fds, host = self._table()

@@ -107,14 +107,14 @@ class HostFds:
             raise EMFILE("too many open files")
         return fd
 
-    def install(self, task: HostTask, f: Any) -> int:
+    def install(self, task: HostTask, f: Any, *, cloexec: bool = True) -> int:
         """Inject ``f`` (the caller's reference moves into the table) into the calling
         thread's process; its fd number.  Raises the ADDFD failure's errno (EMFILE)."""
         dfile, theirs = self.files.create_anon(f, vpath_of(f))
         listener = task._listener        # the notification being served: ADDFD's target
         try:
             fd = -1 if listener is None else _addfd(listener.fd, task.nid, theirs.fileno(),
-                                                    True)
+                                                    cloexec)
         finally:
             self.files.injected(dfile, theirs)   # a failed ADDFD hangs up and releases
         if fd < 0:

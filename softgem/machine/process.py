@@ -174,7 +174,7 @@ class Process:
         self.files.put(f)
         return f
 
-    def fd_install(self, f: OpenFile) -> int:
+    def fd_install(self, f: OpenFile, flags: int = 0) -> int:
         """Install a file the kernel created (a PRIME dma-buf, a sync_file) in the fd table."""
         return self.files.install(f)
 

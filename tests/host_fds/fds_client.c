@@ -152,6 +152,12 @@ int main(int argc, char **argv)
 	step("export_bad_flags", to_fd(fd, h, 0x1, &dmafd));
 	step("export_bad_handle", to_fd(fd, 999, DRM_CLOEXEC, &dmafd));
 	step("export", to_fd(fd, h, DRM_CLOEXEC | DRM_RDWR, &dmafd));
+	/* host-only checks (the simulated machine has no close-on-exec flag) */
+	int plain;
+	step("host_export_cloexec", (fcntl(dmafd, F_GETFD) & FD_CLOEXEC) != 0);
+	to_fd(fd, h, 0, &plain);
+	step("host_export_plain_inherits", (fcntl(plain, F_GETFD) & FD_CLOEXEC) == 0);
+	close(plain);
 	step("import_same", to_handle(fd, dmafd, &h_same));
 	step("import_same_is_the_handle", h_same == h);
 	step("import_other", to_handle(fd2, dmafd, &h_other));
@@ -210,6 +216,7 @@ int main(int argc, char **argv)
 	gem_pwrite(fd, batch, bbe, sizeof(bbe));
 	step("fence_out", execbuf(fd, batch, I915_EXEC_FENCE_OUT, 0, 0, 0, &fence));
 	step("fence_poll", polled(fence));
+	step("host_fence_cloexec", (fcntl(fence, F_GETFD) & FD_CLOEXEC) != 0);
 	r = file_info(fence, &st, &num);
 	step("file_info", r);
 	step("file_info_status", st);

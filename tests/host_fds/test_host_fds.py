@@ -52,7 +52,11 @@ def test_the_fds_client_gets_the_simulated_machines_answers(fds_client: str,
     sup = Supervisor(backend, warn=lambda _line: None, trace=lines.append)
     status = sup.run([fds_client, str(out)])
     assert status == 0 and not sup.errors
-    host = _read_steps(out)
+    steps = _read_steps(out)
+    host_only = {k: v for k, v in steps.items() if k.startswith("host_")}
+    assert host_only == {"host_export_cloexec": 1, "host_export_plain_inherits": 1,
+                         "host_fence_cloexec": 1}
+    host = {k: v for k, v in steps.items() if not k.startswith("host_")}
     machine = Machine(memory=64 << 20)
     softgem.gpu.attach(machine.device)
     simulated = play(machine)
@@ -62,11 +66,11 @@ def test_the_fds_client_gets_the_simulated_machines_answers(fds_client: str,
     counts = backend.counters()
     assert {k: v for k, v in counts.items() if v and k != "frames_used"} == {}
     assert machine.counters().leaks() == {}
-    assert len(backend.seen) == 2 and all(isinstance(b, DmaBuf) for b in backend.seen)
+    assert len(backend.seen) == 3 and all(isinstance(b, DmaBuf) for b in backend.seen)
     # --trace shows the fds as they come and go
     assert any("anon_inode:dmabuf -> fd" in line for line in lines)
     assert any("anon_inode:sync_file closed" in line for line in lines)
-    assert sum("anon_inode:dmabuf closed: last fd gone" in line for line in lines) == 2
+    assert sum("anon_inode:dmabuf closed: last fd gone" in line for line in lines) == 3
 
 
 @pytest.mark.parametrize("fd", [-1, 1000])
