@@ -19,6 +19,7 @@
 #include <xf86drm.h>
 #include <i915_drm.h>
 #include <linux/sync_file.h>
+#include <linux/dma-buf.h>
 
 static FILE *out;
 
@@ -158,6 +159,15 @@ int main(int argc, char **argv)
 	to_fd(fd, h, 0, &plain);
 	step("host_export_plain_inherits", (fcntl(plain, F_GETFD) & FD_CLOEXEC) == 0);
 	close(plain);
+	struct dma_buf_sync sync = { .flags = 1 << 3 };
+	step("dmabuf_sync_bad_flags", ret(ioctl(dmafd, DMA_BUF_IOCTL_SYNC, &sync)));
+	sync.flags = DMA_BUF_SYNC_END;
+	step("dmabuf_sync_without_rw", ret(ioctl(dmafd, DMA_BUF_IOCTL_SYNC, &sync)));
+	sync.flags = DMA_BUF_SYNC_START | DMA_BUF_SYNC_RW;
+	step("dmabuf_sync_start", ret(ioctl(dmafd, DMA_BUF_IOCTL_SYNC, &sync)));
+	sync.flags = DMA_BUF_SYNC_END | DMA_BUF_SYNC_RW;
+	step("dmabuf_sync_end", ret(ioctl(dmafd, DMA_BUF_IOCTL_SYNC, &sync)));
+	step("drm_ioctl_on_dmabuf", ret(ioctl(dmafd, DRM_IOCTL_GEM_CLOSE, &h)));
 	step("import_same", to_handle(fd, dmafd, &h_same));
 	step("import_same_is_the_handle", h_same == h);
 	step("import_other", to_handle(fd2, dmafd, &h_other));

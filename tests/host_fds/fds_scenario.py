@@ -86,6 +86,13 @@ def play(machine: Machine) -> dict[str, int]:
     s["export_bad_flags"], _ = c.to_fd(fd, h, 0x1)
     s["export_bad_handle"], _ = c.to_fd(fd, 999, uapi.DRM_CLOEXEC)
     s["export"], dmafd = c.to_fd(fd, h, uapi.DRM_CLOEXEC | uapi.DRM_RDWR)
+    for name, flags in (("dmabuf_sync_bad_flags", 1 << 3),
+                        ("dmabuf_sync_without_rw", uapi.DMA_BUF_SYNC_END),
+                        ("dmabuf_sync_start", uapi.DMA_BUF_SYNC_START | uapi.DMA_BUF_SYNC_RW),
+                        ("dmabuf_sync_end", uapi.DMA_BUF_SYNC_END | uapi.DMA_BUF_SYNC_RW)):
+        s[name] = _call(p, dmafd, uapi.DMA_BUF_IOCTL_SYNC, uapi.dma_buf_sync(flags=flags))
+    s["drm_ioctl_on_dmabuf"] = _call(p, dmafd, uapi.DRM_IOCTL_GEM_CLOSE,
+                                     uapi.drm_gem_close(handle=h))
     s["import_same"], h_same = c.to_handle(fd, dmafd)
     s["import_same_is_the_handle"] = int(h_same == h)
     s["import_other"], h_other = c.to_handle(fd2, dmafd)

@@ -63,6 +63,11 @@ def test_the_fds_client_gets_the_simulated_machines_answers(fds_client: str,
     machine.shutdown()
     assert host == simulated
     assert host["fence_out_emfile"] == -24 and host["fence_poll"] == 1
+    assert [host[k] for k in ("dmabuf_sync_bad_flags", "dmabuf_sync_without_rw",
+                              "dmabuf_sync_start", "dmabuf_sync_end",
+                              "drm_ioctl_on_dmabuf")] == [-22, -22, 0, 0, -25]
+    assert host["scm_rights_child_imports"] == 0 and host["fork_child_imports"] == 0
+    assert host["syncobj_wait_execbuf"] == 0 and host["merged_poll"] == 1
     counts = backend.counters()
     assert {k: v for k, v in counts.items() if v and k != "frames_used"} == {}
     assert machine.counters().leaks() == {}
