@@ -33,12 +33,17 @@ WAIT_AVAILABLE = 1 << 2
 _SUBMIT_TIMEOUT = 5.0          # DRM_SYNCOBJ_WAIT_FOR_SUBMIT_TIMEOUT for find_fence
 
 
-def timeout_abs_to_seconds(timeout_nsec: int) -> float:
+_FOREVER = 1e7                 # seconds: beyond this a wait is unbounded (INT64_MAX is common)
+
+
+def timeout_abs_to_seconds(timeout_nsec: int) -> float | None:
     """``drm_timeout_abs_to_jiffies``: seconds left until the absolute ``timeout_nsec``
-    (CLOCK_MONOTONIC), 0.0 for 0 or a time already past."""
+    (CLOCK_MONOTONIC), 0.0 for 0 or a time already past, None for one so far away that the
+    kernel clamps it to MAX_SCHEDULE_TIMEOUT (IGT passes INT64_MAX for "forever")."""
     if timeout_nsec <= 0:
         return 0.0
-    return max(0.0, timeout_nsec / 1e9 - now())
+    left = max(0.0, timeout_nsec / 1e9 - now())
+    return None if left > _FOREVER else left
 
 
 class _Entry:
@@ -59,7 +64,7 @@ class _Entry:
 
 
 def array_wait(syncobjs: Sequence[Syncobj], points: Sequence[int], flags: int,
-               timeout: float) -> int:
+               timeout: float | None) -> int:
     """Wait as SYNCOBJ_WAIT does; the index of the first signalled entry (meaningful when
     WAIT_ALL is not set).  Raises EINVAL (a missing fence without WAIT_FOR_SUBMIT or
     WAIT_AVAILABLE), ETIME."""
@@ -96,7 +101,7 @@ def array_wait(syncobjs: Sequence[Syncobj], points: Sequence[int], flags: int,
     try:
         if done():
             return max(first[0], 0)
-        if timeout <= 0:
+        if timeout is not None and timeout <= 0:
             raise ETIME("syncobj wait timed out")
 
         def hook_and_check() -> bool:

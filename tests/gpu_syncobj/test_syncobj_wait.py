@@ -61,6 +61,16 @@ def test_wait_any_reports_the_first_signalled_and_wait_all_needs_every_one(gem: 
     spin.free()
 
 
+def test_an_int64_max_timeout_waits_without_bound(s: Sync) -> None:
+    h = s.create()
+    timer = threading.Timer(0.05, lambda: s.signal([h]))
+    timer.start()
+    try:
+        assert s.wait([h], flags=SUBMIT, timeout_nsec=(1 << 63) - 1) == (0, 0)
+    finally:
+        timer.join()
+
+
 def test_wait_for_submit_sleeps_until_a_fence_arrives(s: Sync) -> None:
     h = s.create()
     timer = threading.Timer(0.05, lambda: s.signal([h]))
