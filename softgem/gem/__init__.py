@@ -16,6 +16,7 @@ from .object import GemObject
 from .ops import BackingOps, ObjectFlags
 from .pages import Segment, SgTable
 from .platform import DEFAULT_PLATFORM, Platform
+from .prime import DmaBuf
 from .resv import Reservation, Usage
 from .shmem import is_shmem, shmem_create
 from .tiling import tiled_offsets
@@ -26,6 +27,7 @@ __all__ = [
     "RENDER_MINOR_BASE",
     "BackingOps",
     "DrmFile",
+    "DmaBuf",
     "DrmMappable",
     "FaultPoints",
     "GemDevice",

@@ -33,6 +33,8 @@ class DrmFile:
         self._handles: dict[int, GemObject] = {}
         self.prime_handles: dict[int, Any] = {}   # handle -> dma-buf imported/exported here
         self.driver_priv: Any = None               # the GPU layer's per-file state (contexts)
+        self.syncobj_lock = SpinLock("drm.file.syncobj_table_lock")
+        self.syncobjs: dict[int, Any] = {}         # syncobj handle -> softgem.gpu Syncobj
         self.closed = False
 
     def __repr__(self) -> str:
@@ -121,4 +123,9 @@ class DrmFile:
             self._handles.clear()
         for handle, obj in items:
             self._release_handle(handle, obj)
+        with self.syncobj_lock:                    # drm_syncobj_release
+            syncobjs = [self.syncobjs[h] for h in sorted(self.syncobjs)]
+            self.syncobjs.clear()
+        for syncobj in syncobjs:
+            syncobj.put()
         self.dev.file_released(self)

@@ -30,8 +30,9 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from .. import trace
-from ..errors import EINVAL, ENODEV, ENOENT, ENOTTY, SimBug
+from ..errors import EFAULT, EINVAL, ENODEV, ENOENT, ENOTTY, KernelError, SimBug
 from ..sync import Kref, Mutex
+from .domain import set_to_cpu_domain, set_to_gtt_domain
 
 if TYPE_CHECKING:
     from .device import GemDevice
@@ -42,6 +43,11 @@ __all__ = ["DmaBuf", "DRM_CLOEXEC", "DRM_RDWR", "handle_to_fd", "fd_to_handle"]
 
 DRM_CLOEXEC = 0o2000000   # O_CLOEXEC
 DRM_RDWR = 0o2            # O_RDWR
+DMA_BUF_SYNC_READ = 1 << 0
+DMA_BUF_SYNC_WRITE = 2 << 0
+DMA_BUF_SYNC_RW = DMA_BUF_SYNC_READ | DMA_BUF_SYNC_WRITE
+DMA_BUF_SYNC_END = 1 << 2
+DMA_BUF_IOCTL_SYNC = (1 << 30) | (8 << 16) | (ord("b") << 8) | 0   # _IOW('b', 0, u64)
 
 
 class DmaBuf:
@@ -67,7 +73,33 @@ class DmaBuf:
         self.kref.put(self.release)
 
     def ioctl(self, proc: Any, request: int, arg: Any) -> int:
-        raise ENOTTY(f"dma-buf ioctl {request:#x}")
+        """``dma_buf_ioctl``: DMA_BUF_IOCTL_SYNC brackets CPU access to a mapping; the rest
+        (SET_NAME, EXPORT/IMPORT_SYNC_FILE) answers ENOTTY here."""
+        if request & 0xFFFFFFFF != DMA_BUF_IOCTL_SYNC:
+            raise ENOTTY(f"dma-buf ioctl {request:#x}")
+        if isinstance(arg, int):
+            try:
+                raw = proc.mm.copy_from_user(arg, 8)
+            except KernelError:
+                raise EFAULT(f"dma_buf_sync {arg:#x}") from None
+        else:
+            raw = bytes(arg)[:8]
+        flags = int.from_bytes(raw, "little")
+        if flags & ~(DMA_BUF_SYNC_RW | DMA_BUF_SYNC_END):
+            raise EINVAL(f"dma_buf_sync flags {flags:#x}")
+        if not flags & DMA_BUF_SYNC_RW:
+            raise EINVAL("dma_buf_sync without READ or WRITE")
+        obj = self.object()
+        with obj.lock:
+            obj.pin_pages_locked()
+            try:
+                if flags & DMA_BUF_SYNC_END:        # i915_gem_dmabuf_end_cpu_access
+                    set_to_gtt_domain(obj, False)
+                else:                               # i915_gem_dmabuf_begin_cpu_access
+                    set_to_cpu_domain(obj, bool(flags & DMA_BUF_SYNC_WRITE))
+            finally:
+                obj.unpin_pages_locked()
+        return 0
 
     def mmap_file(self) -> Any:
         raise ENODEV("dma-buf mmap is not modelled")
@@ -125,10 +157,11 @@ def _export_locked(dev: GemDevice, file: DrmFile, obj: GemObject, handle: int,
 
 
 def handle_to_fd(dev: GemDevice, file: DrmFile, handle: int, flags: int,
-                 fd_install: Callable[[DmaBuf], int]) -> int:
+                 fd_install: Callable[[DmaBuf, int], int]) -> int:
     """DRM_IOCTL_PRIME_HANDLE_TO_FD: a dma-buf fd for the object (one dma-buf per object).
 
-    ``fd_install`` puts the dma-buf in the caller's fd table, taking over one reference.
+    ``fd_install(buf, flags)`` puts the dma-buf in the caller's fd table, taking over one
+    reference; ``flags`` is O_CLOEXEC when DRM_CLOEXEC was asked (``dma_buf_fd``).
     Raises EINVAL for flags beyond DRM_CLOEXEC|DRM_RDWR, ENOENT for a bad handle, the kind's
     refusal (userptr: EINVAL), what ``fd_install`` raises (EMFILE).
     """
@@ -144,7 +177,7 @@ def handle_to_fd(dev: GemDevice, file: DrmFile, handle: int, flags: int,
                 with dev.object_name_lock:
                     buf = _export_locked(dev, file, obj, handle, flags)
             try:
-                return fd_install(buf)
+                return fd_install(buf, flags & DRM_CLOEXEC)
             except BaseException:
                 buf.put()
                 raise

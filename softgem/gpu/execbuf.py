@@ -8,8 +8,9 @@ The phases, in the kernel's order; the first failure's errno wins and nothing af
 #   step                                                                         errors
 ==  ===========================================================================  ==========
 1   I915_EXEC_SECURE: no secure batches on gen9 (gen11+: ENODEV)                  EPERM
-2   extension chain / fence array (syncobjs are not modelled: ENOENT)            EINVAL...
+2   extension chain / fence array (:mod:`.exec_fence`)                           EINVAL...
 3   FENCE_IN with FENCE_SUBMIT; an in-fence fd that is not a sync_file           EINVAL
+3b  FENCE_OUT: the out-fence fd reserved (nothing is built without one)          EMFILE
 4   context ``rsvd1`` unknown / ring bits naming no engine                       ENOENT/EINVAL
 5   per object, in order: lookup (ENOENT), ``validate_exec_object`` and the
     duplicate check (EINVAL), the batch's checks (EINVAL), ``submit_init`` of a
@@ -51,6 +52,7 @@ from ..gem.resv import Usage
 from ..gem.userptr import is_userptr, submit_done, submit_init
 from . import execbuf_args as A
 from . import reloc as R
+from .exec_fence import EbFence, collect_fences, put_fences, signal_fences
 from .file_priv import lookup_context
 from .request import Request
 from .sync_file import FdTask, SyncFile, sync_file_create, sync_file_get_fence
@@ -68,6 +70,7 @@ __all__ = ["EXEC_HAS_RELOC", "ExecTask", "Execbuf", "execbuffer2", "execbuffer2_
 EXEC_HAS_RELOC = 1 << 31
 _DOMAIN_RENDER = 0x2
 _GPU_DOMAINS = 0x3E
+O_CLOEXEC = 0o2000000
 _USERPTR_REDO = 16                    # internal submit_init rounds before giving up (EAGAIN)
 
 
@@ -104,6 +107,8 @@ class Execbuf:
         self.request: Request | None = None
         self._locked: list[GemObject] = []
         self._presumed: list[tuple[int, R.Presumed]] = []
+        self.out_fd = -1              # the reserved out-fence descriptor, until installed
+        self.fences: list[EbFence] = []   # FENCE_ARRAY / timeline fence entries
 
     # -- the ioctl body (i915_gem_do_execbuffer) -------------------------------------------------
     def run(self) -> SyncFile | None:
@@ -114,11 +119,14 @@ class Execbuf:
             if self.gpu.platform.graphics_ver >= 11:
                 raise ENODEV("no secure batches on gen11+")
             raise EPERM("secure batches are disabled (enable_secure_batch=0)")
-        A.parse_extensions(self.mm, args)
-        A.parse_fence_array(self.mm, args)
+        self.fences = collect_fences(self.mm, self.file, args.flags, args.cliprects_ptr,
+                                     args.num_cliprects)
         fd = A.in_fence_fd(args)
         if fd is not None:
             self.in_fence = sync_file_get_fence(self.task, fd)
+        if args.flags & A.I915_EXEC_FENCE_OUT:
+            # Reserved before anything is built: no fd (EMFILE) means no request at all.
+            self.out_fd = self.task.get_unused_fd_flags(O_CLOEXEC)
         self.ctx = lookup_context(self.file, args.context_id)
         key = A.select_engine(args.flags, self.ctx.user_engines)
         self.engine = self.gpu.engines.get(key) if key is not None else None
@@ -281,6 +289,9 @@ class Execbuf:
                                     self.batch_len, vm=ctx.vm)
         if self.in_fence is not None:
             rq.await_fence(self.in_fence)
+        for f in self.fences:                  # await_fence_array
+            if f.fence is not None:
+                rq.await_fence(f.fence)
         self._await_implicit(rq)
         self._move_to_active(rq)
         return rq
@@ -300,16 +311,18 @@ class Execbuf:
                 trace.emit("gpu", "execbuf", ctx=rq.ctx.id, engine=rq.engine.name,
                            seqno=rq.seqno, objects=len(self.vmas), error=err)
             rq.engine.submit(rq)
+            signal_fences(self.fences, rq.fence)   # on the error path too, as the kernel
         for ptr, updates in self._presumed:
             R.write_presumed(self.mm, ptr, updates)
         if err == errno.ENOENT:
             raise ENOENT("the context was closed during the execbuf")
         if err:
             raise EAGAIN("a userptr was invalidated while the request was built")
-        if not self.args.flags & A.I915_EXEC_FENCE_OUT:
+        if self.out_fd < 0:
             return None
         out = sync_file_create(rq.fence)
-        fd = self.task.fd_install(out)
+        fd, self.out_fd = self.out_fd, -1
+        fd = self.task.fd_install_reserved(fd, out)
         self.args.rsvd2 = (self.args.rsvd2 & 0xFFFFFFFF) | (fd << 32)
         return out
 
@@ -356,6 +369,10 @@ class Execbuf:
     def release(self) -> None:
         self._unpin_all()
         self._unlock_objects()
+        if self.out_fd >= 0:          # failed after the reservation: put_unused_fd
+            self.task.put_unused_fd(self.out_fd)
+            self.out_fd = -1
+        put_fences(self.fences)
         for ev in self.vmas:
             ev.obj.put()
         self.vmas.clear()

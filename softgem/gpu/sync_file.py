@@ -17,8 +17,9 @@ userspace                             here
                                       have, with the first error)
 ====================================  ==========================================================
 
-The ``SYNC_IOC_*`` ioctls themselves answer ENOTTY: their structs are not part of the uapi
-package yet (the methods above are what they would call).
+The ``SYNC_IOC_*`` ioctls are :mod:`.sync_file_ioctl`.  A merged sync_file keeps the list of
+fences it was made of (``children``: what SYNC_IOC_FILE_INFO reports, one entry per fence
+context, later seqno kept, signalled ones dropped, as ``dma_fence_unwrap_merge`` does).
 
 Rejected alternative: storing the fd number in the sync file.  An open file does not know its
 descriptors (``dup`` makes more), so the fd is what ``fd_install`` returns, nothing more.
@@ -29,7 +30,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Protocol
 
 from .. import trace
-from ..errors import EINVAL, ENODEV, ENOTTY, KernelError, SimBug
+from ..errors import EINVAL, ENODEV, KernelError, SimBug
 from ..sync import Fence, Kref, SpinLock
 
 if TYPE_CHECKING:
@@ -42,9 +43,15 @@ __all__ = ["FdTask", "SyncFile", "fence_status", "sync_file_create", "sync_file_
 class FdTask(Protocol):
     """The part of the calling process a sync_file needs: its fd table."""
 
-    def fd_install(self, f: Any) -> int: ...
+    def fd_install(self, f: Any, flags: int = 0) -> int: ...
 
     def fd_get(self, fd: int) -> Any: ...
+
+    def get_unused_fd_flags(self, flags: int) -> int: ...
+
+    def fd_install_reserved(self, fd: int, f: Any) -> int: ...
+
+    def put_unused_fd(self, fd: int) -> None: ...
 
     def fd_put(self, f: Any) -> None: ...
 
@@ -61,9 +68,12 @@ class SyncFile:
 
     name = "sync_file"
 
-    def __init__(self, fence: Fence) -> None:
+    def __init__(self, fence: Fence, children: list[Fence] | None = None,
+                 user_name: str | None = None) -> None:
         self.kref = Kref()            # the reference fd_install takes over
         self.fence: Fence | None = fence
+        self._children = children
+        self.user_name = user_name
 
     def __repr__(self) -> str:
         return f"<SyncFile {self.fence!r}>"
@@ -77,7 +87,20 @@ class SyncFile:
         self.kref.put(self.release)
 
     def ioctl(self, proc: Any, request: int, arg: Any) -> int:
-        raise ENOTTY(f"sync_file ioctl {request:#x} (SYNC_IOC_* structs are not modelled)")
+        from .sync_file_ioctl import sync_file_ioctl
+
+        return sync_file_ioctl(self, proc, request, arg)
+
+    def children(self) -> list[Fence]:
+        """The fences this sync_file stands for (``dma_fence_unwrap``)."""
+        return list(self._children) if self._children is not None else [self._fence()]
+
+    def get_name(self) -> str:
+        """``sync_file_get_name``: the merge's name, else driver-timeline-context-seqno."""
+        if self.user_name is not None:
+            return self.user_name
+        f = self._fence()
+        return f"i915-{f.name}-{f.context}-{f.seqno}"
 
     def mmap_file(self) -> Any:
         raise ENODEV("a sync_file cannot be mapped")
@@ -150,16 +173,33 @@ class _Merged:
             self.out.signal()
 
 
+def _unwrap_merge(fences: Sequence[Fence]) -> list[Fence]:
+    """One fence per context (the later seqno), signalled ones left out; a stub if none."""
+    by_context: dict[int, Fence] = {}
+    for f in fences:
+        if f.signaled():
+            continue
+        have = by_context.get(f.context)
+        if have is None or f.seqno > have.seqno:
+            by_context[f.context] = f
+    if not by_context:
+        stub = Fence("stub")
+        stub.signal()
+        return [stub]
+    return [by_context[c] for c in sorted(by_context)]
+
+
 def sync_file_merge(fences: Sequence[Fence], name: str = "merged") -> SyncFile:
     """SYNC_IOC_MERGE: a sync_file whose fence signals when all of ``fences`` have.
 
     As ``dma_fence_array`` does, the merged fence carries the first child error; fences
     already signalled count at once.
     """
+    children = _unwrap_merge(fences)
     out = Fence(name)
     merged = _Merged(out, len(fences) + 1)      # +1: the creation reference, dropped below
     for child in fences:
         if not child.add_callback(merged.child_signalled):
             merged.child_signalled(child)
     merged.child_signalled(out)                 # `out` itself is never in error here
-    return SyncFile(out)
+    return SyncFile(out, children, name)

@@ -22,6 +22,8 @@ call                        when, and what the supervisor guarantees
                             ``task.check_valid()`` after copying arguments in and before
                             acting.  Return the (non-negative) result or raise KernelError.
                             Several threads may call concurrently, on the same file too.
+``file_ioctl(file, task,    an ioctl on an fd the core made (PRIME dma-buf, sync_file, syncobj);
+r, a)``                     like ``ioctl`` otherwise.
 ``mmap_target(file, pgoff,  ``mmap(fd, pgoff << 12)`` of ``npages`` pages of a device fd, ``write``
 npages, write)``             if PROT_WRITE: after the driver's checks (raise KernelError), the
                             (fd, byte offset) of a file of ours the caller should map instead;
@@ -72,9 +74,17 @@ class HostBackend(Protocol):
         """Serve one ioctl.  Raises KernelError (its errno is returned to the program)."""
         ...
 
+    def file_ioctl(self, file: object, task: HostTask, request: int, arg: int) -> int:
+        """An ioctl on a file an ioctl made (sync_file, dma-buf, syncobj fd)."""
+        ...
+
     def mmap_target(self, file: object, pgoff: int, npages: int, write: bool
                     ) -> tuple[int, int]:
         """What the caller maps for a device offset (see the table above)."""
+        ...
+
+    def dmabuf_mmap_target(self, file: object, pgoff: int, npages: int) -> tuple[int, int]:
+        """The same for ``mmap`` of a file an ioctl made (a dma-buf; others: ENODEV)."""
         ...
 
     def mm_event(self, task: HostTask, event: NotifyEvent, start: int, end: int,

@@ -14,37 +14,77 @@ import random
 from typing import Any
 
 from .. import trace
-from ..errors import ENODEV
-from ..gem import DrmFile, GemDevice, Platform, gem_mmap_lookup
+from ..errors import EINVAL, ENODEV, ENOTTY
+from ..gem import DmaBuf, DrmFile, GemDevice, Platform, gem_mmap_lookup
 from ..mm import NotifierRange, NotifyEvent, PhysMem
 from ..mm import notify as mm_notify
 from ..sync import SpinLock
 from ..uapi.table import dispatch
-from ..units import PAGE_SIZE, TASK_SIZE
+from ..units import PAGE_SHIFT, PAGE_SIZE, TASK_SIZE
 from .devmmap import Mirrors
+from .drmfile import FileTable
+from .hostfds import HostFds
 from .hostmm import HostUserMm, current
 from .task import HostMm, HostTask
 
 __all__ = ["CoreBackend"]
 
+_O_CLOEXEC = 0o2000000
+
 
 class _CoreTask:
-    """``current`` for the ioctl table: the calling thread and its address space."""
+    """``current`` for the ioctl table: the calling thread, its address space, and the
+    program's fd table through the supervisor's file table (hostfds.py).  Files the core
+    resolves with ``fd_get`` keep a table reference until ``fd_put``."""
 
-    __slots__ = ("mm", "pid")
+    __slots__ = ("_fds", "_held", "_reserved", "host", "mm", "pid")
 
-    def __init__(self, pid: int, mm: HostUserMm) -> None:
+    def __init__(self, pid: int, mm: HostUserMm, host: HostTask | None = None,
+                 fds: HostFds | None = None) -> None:
         self.pid = pid
         self.mm = mm
+        self.host = host
+        self._fds = fds
+        self._held: list[tuple[object, Any]] = []
+        self._reserved: dict[int, int] = {}      # reserved number -> its O_* flags
 
-    def fd_install(self, f: Any) -> int:
-        raise ENODEV("new file descriptors (PRIME, sync_file) are not served in host mode yet")
+    def _table(self) -> tuple[HostFds, HostTask]:
+        if self._fds is None or self.host is None:
+            raise ENODEV("no supervisor file table: file descriptors are not served")
+        return self._fds, self.host
+
+    def get_unused_fd_flags(self, flags: int) -> int:
+        fds, host = self._table()
+        fd = fds.reserve(host)
+        self._reserved[fd] = flags
+        return fd
+
+    def fd_install_reserved(self, fd: int, f: Any) -> int:
+        fds, host = self._table()
+        flags = self._reserved.pop(fd, _O_CLOEXEC)
+        return fds.install(host, f, cloexec=bool(flags & _O_CLOEXEC))
+
+    def put_unused_fd(self, fd: int) -> None:
+        self._reserved.pop(fd, None)     # a reservation is only a check in host mode
+
+    def fd_install(self, f: Any, flags: int = 0) -> int:
+        fds, host = self._table()
+        fds.reserve(host)
+        return fds.install(host, f, cloexec=bool(flags & _O_CLOEXEC))
 
     def fd_get(self, fd: int) -> Any:
-        raise ENODEV("file descriptors other than the device are not resolved in host mode yet")
+        fds, host = self._table()
+        f, entry = fds.get(host.pid, fd)
+        self._held.append((f, entry))
+        return f
 
     def fd_put(self, f: Any) -> None:
-        return None
+        for i, (held, entry) in enumerate(self._held):
+            if held is f:
+                del self._held[i]
+                if self._fds is not None:
+                    self._fds.put(entry)
+                return
 
 
 class CoreBackend:
@@ -59,6 +99,11 @@ class CoreBackend:
         self.dev.store_mirror = self.mirrors
         self._mms: dict[HostMm, HostUserMm] = {}
         self._lock = SpinLock("host.core_mms")
+        self.fds: HostFds | None = None
+
+    def attach_files(self, files: FileTable) -> None:
+        """The supervisor's file table: new fds (PRIME, sync_file, syncobj) go there."""
+        self.fds = HostFds(files)
 
     def mm_of(self, host: HostMm) -> HostUserMm:
         mm = self._mms.get(host)  # a dict read is atomic: the hot path takes no lock
@@ -75,15 +120,35 @@ class CoreBackend:
         return self.dev.open(minor)
 
     def release_file(self, file: object) -> None:
-        assert isinstance(file, DrmFile)
-        file.release()
+        """The last fd of a device file (``drm_release``) or of a core file the ioctls made
+        (the fd table's reference: ``fput``)."""
+        if isinstance(file, DrmFile):
+            file.release()
+            return
+        kref = getattr(file, "kref", None)
+        if kref is not None:
+            kref.put(file.release)      # type: ignore[attr-defined]
+
+    def file_ioctl(self, file: object, task: HostTask, request: int, arg: int) -> int:
+        """An ioctl on a core file that is not a device (a sync_file's SYNC_IOC_*)."""
+        mm = self._mms.get(task.mm) or self.mm_of(task.mm)
+        ioctl = getattr(file, "ioctl", None)
+        if ioctl is None:
+            raise ENOTTY(f"ioctl {request:#x} on {file!r}")
+        serving = current
+        serving.task = task
+        try:
+            return int(ioctl(_CoreTask(task.pid, mm, task, self.fds), request, arg))
+        finally:
+            serving.task = None
 
     def ioctl(self, file: object, task: HostTask, request: int, arg: int) -> int:
         mm = self._mms.get(task.mm) or self.mm_of(task.mm)
         serving = current
         serving.task = task
         try:
-            return dispatch(file, _CoreTask(task.pid, mm), request, arg)  # type: ignore[arg-type]
+            return dispatch(file, _CoreTask(task.pid, mm, task, self.fds),  # type: ignore[arg-type]
+                            request, arg)
         finally:
             serving.task = None
 
@@ -97,6 +162,21 @@ class CoreBackend:
             return fd, (pgoff - mmo.node.start) * PAGE_SIZE
         finally:
             obj.put()
+
+    def dmabuf_mmap_target(self, file: object, pgoff: int, npages: int) -> tuple[int, int]:
+        """mmap of a core file (``dma_buf_mmap``): a dma-buf maps its object's shmem file at
+        object page ``pgoff``; other files have no mmap (ENODEV)."""
+        if not isinstance(file, DmaBuf):
+            raise ENODEV(f"{file!r} cannot be mapped")
+        obj = file.obj
+        if obj is None or pgoff + npages > file.size >> PAGE_SHIFT:
+            raise EINVAL(f"dma-buf mmap of pages [{pgoff:#x}, +{npages:#x}) past {file!r}")
+        with obj.lock:    # the dma-buf fd the caller holds keeps obj alive meanwhile
+            mirror = self.mirrors.fd_of(obj)
+            # PRIME without DRM_RDWR exports an O_RDONLY file: no shared writable mapping.
+            mode = os.O_RDWR if file.flags & os.O_RDWR else os.O_RDONLY
+            fd = os.open(f"/proc/self/fd/{mirror}", mode | os.O_CLOEXEC)
+        return fd, pgoff * PAGE_SIZE
 
     # -- address spaces -------------------------------------------------------------------
     def mm_event(self, task: HostTask, event: NotifyEvent, start: int, end: int,

@@ -215,7 +215,10 @@ class DeviceCalls:
         task = svc.procs.task(n)
         task.injector = svc.injector
         try:
-            ret = svc.backend.ioctl(dfile.file, task, args[1] & 0xFFFFFFFF, args[2])
+            if dfile.minor < 0:     # a core file an ioctl made (sync_file, dma-buf, syncobj)
+                ret = svc.backend.file_ioctl(dfile.file, task, args[1] & 0xFFFFFFFF, args[2])
+            else:
+                ret = svc.backend.ioctl(dfile.file, task, args[1] & 0xFFFFFFFF, args[2])
         except KernelError as err:
             if svc.trace:
                 svc.trace(f"pid {n.pid}: ioctl {args[1]:#010x} arg {args[2]:#x} -> "

@@ -25,6 +25,14 @@ told from one that completed); eventfds or pipes (no hang-up signal for "last re
 closed" on the supervisor's side); holding a copy of the injected end to compare with
 ``KCMP_FILE`` (the copy would keep the file open forever).
 
+The same mechanism serves the files the core creates during an ioctl (a PRIME dma-buf, a
+sync_file, a syncobj fd): :meth:`FileTable.create_anon` makes the socketpair for a core open
+file that already exists (``minor`` is -1, ``vpath`` names its kind), hostfds.py injects the
+end with a plain ADDFD while the ioctl is held, and the hang-up of the peer drops the fd
+table's reference on the core file (``release_file``), exactly as for a device file.  So a
+dma-buf fd passed over SCM_RIGHTS or inherited by fork is found by inode in any process, and
+the dma-buf lives until its last fd anywhere is closed.
+
 Lifetime of a :class:`DrmFile` (``kref``: one reference for "the program still has it open",
 one per ioctl being served):
 
@@ -94,12 +102,24 @@ class FileTable:
         self._guess: dict[tuple[int, int], DrmFile] = {}
         self._self = os.getpid()
         self._registry: select.epoll | None = select.epoll() if kcmp_works() else None
+        self.trace: Callable[[str], None] | None = None    # set by the supervisor (--trace)
 
     def create(self, minor: int, vpath: bytes, nonblock: bool) -> tuple[DrmFile, socket.socket]:
         """A new open file and the end to inject.  The caller passes that end to
         :meth:`injected` once it was injected -- or if injecting failed, which hangs the peer
         up and releases the file.  Raises the backend's KernelError if ``open_file`` refuses."""
-        file = self._open_file(minor)
+        return self._create(minor, vpath, nonblock, self._open_file(minor))
+
+    def create_anon(self, file: object, vpath: bytes) -> tuple[DrmFile, socket.socket]:
+        """The socketpair for a core open file made by an ioctl (a dma-buf, a sync_file, a
+        syncobj fd); its release is ``release_file(file)`` at the peer's hang-up."""
+        dfile, theirs = self._create(-1, vpath, False, file)
+        if self.trace is not None:
+            self.trace(f"{vpath.decode()} created ({file!r}, ino={dfile.inode})")
+        return dfile, theirs
+
+    def _create(self, minor: int, vpath: bytes, nonblock: bool,
+                file: object) -> tuple[DrmFile, socket.socket]:
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         theirs.setblocking(not nonblock)
         ino = os.fstat(theirs.fileno()).st_ino
@@ -139,7 +159,13 @@ class FileTable:
         return int(link[8:-1])
 
     def peek(self, pid: int, fd: int) -> DrmFile | None:
-        """The open file behind ``fd`` of thread ``pid`` (no reference taken: for stat)."""
+        """The *device* file behind ``fd`` of thread ``pid`` (no reference taken: for stat,
+        readlink, mmap and re-opens, which only device files answer as such)."""
+        dfile = self.peek_any(pid, fd)
+        return dfile if dfile is not None and dfile.minor >= 0 else None
+
+    def peek_any(self, pid: int, fd: int) -> DrmFile | None:
+        """Like :meth:`peek`, core files (dma-buf, sync_file, syncobj) included."""
         if not self._by_inode:
             return None
         ino = self._inode_of(pid, fd)
@@ -158,7 +184,7 @@ class FileTable:
                 and kcmp(NR_KCMP, pid, self._self, KCMP_EPOLL_TFD, fd, dfile.slot) == 0
                 and dfile.kref.get_unless_zero()):
             return dfile    # (a released file's slot may hold a newer file: refused above)
-        dfile = self.peek(pid, fd)
+        dfile = self.peek_any(pid, fd)
         if dfile is None or not dfile.kref.get_unless_zero():
             return None
         if dfile.slot is not None:
@@ -180,6 +206,8 @@ class FileTable:
         self.put(dfile)
 
     def _release(self, dfile: DrmFile) -> None:
+        if dfile.minor < 0 and self.trace is not None:
+            self.trace(f"{dfile.vpath.decode()} closed: last fd gone ({dfile.file!r})")
         dfile.peer.close()
         with self._lock:
             if dfile.slot_fd >= 0:

@@ -93,6 +93,12 @@ class FakeBackend:
         task.write(value_ptr, _CHIPSET_ID_BYTES)
         return 0
 
+    def dmabuf_mmap_target(self, file: object, pgoff: int, npages: int) -> tuple[int, int]:
+        raise ENODEV("the fake backend maps nothing")
+
+    def file_ioctl(self, file: object, task: HostTask, request: int, arg: int) -> int:
+        raise ENOTTY(f"fake backend: ioctl {request:#x} on {file!r}")
+
     def mmap_target(self, file: object, pgoff: int, npages: int, write: bool
                     ) -> tuple[int, int]:
         raise ENODEV("the fake backend maps nothing")

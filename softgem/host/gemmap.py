@@ -1,4 +1,4 @@
-"""``mmap(2)`` of a device fd in host mode: the kernel's checks, then the caller maps the
+"""``mmap(2)`` of a device fd (or of a dma-buf fd) in host mode: the kernel's checks, then the caller maps the
 object's mirror itself (devmmap.py, inject.py).
 
 ``do_mmap``'s own checks come first, in its order (zero length: EINVAL; an offset that is
@@ -35,8 +35,11 @@ def device_mmap(svc: Services, n: Notification, dfile: DrmFile,
     task = svc.procs.task(n)
     task.check_valid()
     npages = page_align(length) >> PAGE_SHIFT
-    fd, at = svc.backend.mmap_target(dfile.file, offset >> PAGE_SHIFT, npages,
-                                     bool(prot & PROT_WRITE))
+    if dfile.minor < 0:     # a file an ioctl made: a dma-buf maps its shmem file
+        fd, at = svc.backend.dmabuf_mmap_target(dfile.file, offset >> PAGE_SHIFT, npages)
+    else:
+        fd, at = svc.backend.mmap_target(dfile.file, offset >> PAGE_SHIFT, npages,
+                                         bool(prot & PROT_WRITE))
     if flags & MAP_FIXED and not flags & MAP_FIXED_NOREPLACE and callable(unmap_first):
         unmap_first()
     # do_mmap checks the *file's* mode: the thread gets a read-only opening of the mirror when
@@ -47,7 +50,8 @@ def device_mmap(svc: Services, n: Notification, dfile: DrmFile,
             ro = os.open(f"/proc/self/fd/{fd}", os.O_RDONLY | os.O_CLOEXEC)
             os.close(fd)
             fd = ro
-        got = map_into(task, svc.injector, fd, addr, length, prot, flags, at, gem_mapping=True)
+        got = map_into(task, svc.injector, fd, addr, length, prot, flags, at,
+                       gem_mapping=dfile.minor >= 0)
     finally:
         os.close(fd)
     if svc.trace:

@@ -58,7 +58,9 @@ FILTER_ALWAYS = tuple(NR[name] for name in (
     "fork", "clone3", "execve", "execveat", "exit_group"))
 #: system calls sent only when an argument says they may matter
 FILTER_WHEN = {
-    NR["ioctl"]: ArgTest(1, 0xFF00, (ord("d") << 8,)),                     # DRM ioctls only
+    # DRM ioctls, and those of the files the core made: sync_file ('>': SYNC_IOC_*) and
+    # dma-buf ('b': DMA_BUF_IOCTL_SYNC)
+    NR["ioctl"]: ArgTest(1, 0xFF00, (ord("d") << 8, ord(">") << 8, ord("b") << 8)),
     NR["mmap"]: ArgTest(3, MAP_FIXED | MAP_ANONYMOUS, (0, MAP_FIXED, MAP_FIXED | MAP_ANONYMOUS)),
     NR["clone"]: ArgTest(0, CLONE_VM, (0,)),                               # fork-like only
     NR["madvise"]: ArgTest(2, 0xFFFFFFFF, CLEARING_ADVICE),
@@ -106,6 +108,10 @@ class Supervisor:
             watcher = Watcher(self.report)
             shadow = Shadow()
             files = FileTable(watcher, self.backend.open_file, self.backend.release_file)
+            files.trace = self.trace
+            attach = getattr(self.backend, "attach_files", None)
+            if attach is not None:
+                attach(files)       # the core installs PRIME/sync_file/syncobj fds there
         except BaseException:
             launched.kill()
             launched.wait_tree()

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Protocol
 
-from ..errors import EBADF, EMFILE, ENODEV, ENOTTY
+from ..errors import EBADF, EMFILE, ENODEV, ENOTTY, SimBug
 from ..sync import Kref, SpinLock
 
 if TYPE_CHECKING:
@@ -67,24 +67,61 @@ def _put(f: OpenFile) -> None:
 
 
 class FdTable:
-    """``struct files_struct``: lowest free descriptor first, as POSIX requires."""
+    """``struct files_struct``: lowest free descriptor first, as POSIX requires.
 
-    __slots__ = ("_fds", "_lock")
+    A descriptor can be *reserved* before its file exists (``get_unused_fd_flags``), then
+    given its file (``fd_install``) or released (``put_unused_fd``): the kernel takes the
+    number first whenever a failure to get one must leave nothing behind (execbuf's
+    out-fence).  A reserved number is taken for ``install`` but is no open file: ``get`` and
+    ``close`` answer EBADF for it and a forked child does not inherit it, as ``dup_fd`` clears
+    the slots whose file is still NULL.  ``rlimit_nofile`` is RLIMIT_NOFILE: no descriptor
+    at or above it is handed out (EMFILE).
+    """
+
+    __slots__ = ("_fds", "_lock", "_reserved", "rlimit_nofile")
 
     def __init__(self) -> None:
         self._fds: dict[int, OpenFile] = {}
+        self._reserved: set[int] = set()
         self._lock = SpinLock("machine.files_lock")
+        self.rlimit_nofile = NR_OPEN
+
+    def _alloc_fd(self, lowest: int) -> int:
+        fd = lowest
+        while fd in self._fds or fd in self._reserved:
+            fd += 1
+        if fd >= min(NR_OPEN, self.rlimit_nofile):
+            raise EMFILE("too many open files")
+        return fd
 
     def install(self, f: OpenFile, lowest: int = 3) -> int:
         """Install ``f`` (the caller's reference moves into the table)."""
         with self._lock:
-            fd = lowest
-            while fd in self._fds:
-                fd += 1
-            if fd >= NR_OPEN:
-                raise EMFILE("too many open files")
+            fd = self._alloc_fd(lowest)
             self._fds[fd] = f
             return fd
+
+    def reserve(self, lowest: int = 3) -> int:
+        """``get_unused_fd_flags``: take the lowest free number, with no file yet (EMFILE)."""
+        with self._lock:
+            fd = self._alloc_fd(lowest)
+            self._reserved.add(fd)
+            return fd
+
+    def install_reserved(self, fd: int, f: OpenFile) -> None:
+        """``fd_install``: give a reserved number its file (the caller's reference moves)."""
+        with self._lock:
+            if fd not in self._reserved:
+                raise SimBug(f"fd {fd} was not reserved")
+            self._reserved.discard(fd)
+            self._fds[fd] = f
+
+    def unreserve(self, fd: int) -> None:
+        """``put_unused_fd``: give a reserved number back unused."""
+        with self._lock:
+            if fd not in self._reserved:
+                raise SimBug(f"fd {fd} was not reserved")
+            self._reserved.discard(fd)
 
     def get(self, fd: int) -> OpenFile:
         """The file behind ``fd`` with a new reference the caller must ``put``."""
@@ -117,6 +154,7 @@ class FdTable:
     def copy(self) -> FdTable:
         """The table a forked child starts with: the same open files, one more reference each."""
         child = FdTable()
+        child.rlimit_nofile = self.rlimit_nofile
         with self._lock:
             for fd, f in self._fds.items():
                 f.kref.get()

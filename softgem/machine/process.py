@@ -196,9 +196,27 @@ class Process:
         self.files.put(f)
         return f
 
-    def fd_install(self, f: OpenFile) -> int:
+    def fd_install(self, f: OpenFile, flags: int = 0) -> int:
         """Install a file the kernel created (a PRIME dma-buf, a sync_file) in the fd table."""
         return self.files.install(f)
+
+    def get_unused_fd_flags(self, flags: int = 0) -> int:
+        """Reserve the lowest free descriptor for a file not built yet (EMFILE)."""
+        return self.files.reserve()
+
+    def fd_install_reserved(self, fd: int, f: OpenFile) -> int:
+        """Give the reserved ``fd`` its file (the kernel's ``fd_install``); returns ``fd``
+        (host mode may answer another number: the protocol returns the one installed)."""
+        self.files.install_reserved(fd, f)
+        return fd
+
+    def put_unused_fd(self, fd: int) -> None:
+        """Give a reserved descriptor back unused."""
+        self.files.unreserve(fd)
+
+    def setrlimit_nofile(self, limit: int) -> None:
+        """``setrlimit(RLIMIT_NOFILE)``: descriptors at or above ``limit`` are refused."""
+        self.files.rlimit_nofile = limit
 
     def fd_get(self, fd: int) -> OpenFile:
         return self.files.get(fd)

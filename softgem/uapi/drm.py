@@ -308,6 +308,41 @@ DRM_IOCTL_SYNCOBJ_TRANSFER = _iowr(0xCC, drm_syncobj_transfer)
 DRM_IOCTL_SYNCOBJ_TIMELINE_SIGNAL = _iowr(0xCD, drm_syncobj_timeline_array)
 
 
+# linux/sync_file.h: the ioctls of a sync_file fd (an out-fence, an exported syncobj fence).
+class sync_merge_data(UapiStruct):
+    _fields_ = [("name", ctypes.c_char * 32), ("fd2", c_int32), ("fence", c_int32),
+                ("flags", c_uint32), ("pad", c_uint32)]
+
+
+class sync_fence_info(UapiStruct):
+    _fields_ = [("obj_name", ctypes.c_char * 32), ("driver_name", ctypes.c_char * 32),
+                ("status", c_int32), ("flags", c_uint32), ("timestamp_ns", c_uint64)]
+
+
+class sync_file_info(UapiStruct):
+    _fields_ = [("name", ctypes.c_char * 32), ("status", c_int32), ("flags", c_uint32),
+                ("num_fences", c_uint32), ("pad", c_uint32), ("sync_fence_info", c_uint64)]
+
+
+# linux/dma-buf.h: CPU access brackets on a dma-buf fd.
+class dma_buf_sync(UapiStruct):
+    _fields_ = [("flags", c_uint64)]
+
+
+DMA_BUF_SYNC_READ = 1 << 0
+DMA_BUF_SYNC_WRITE = 2 << 0
+DMA_BUF_SYNC_RW = DMA_BUF_SYNC_READ | DMA_BUF_SYNC_WRITE
+DMA_BUF_SYNC_START = 0 << 2
+DMA_BUF_SYNC_END = 1 << 2
+DMA_BUF_SYNC_VALID_FLAGS_MASK = DMA_BUF_SYNC_RW | DMA_BUF_SYNC_END
+DMA_BUF_BASE = ord("b")
+DMA_BUF_IOCTL_SYNC = _IOW(DMA_BUF_BASE, 0, dma_buf_sync)
+
+SYNC_IOC_MAGIC = ord(">")
+SYNC_IOC_MERGE = _IOWR(SYNC_IOC_MAGIC, 3, sync_merge_data)
+SYNC_IOC_FILE_INFO = _IOWR(SYNC_IOC_MAGIC, 4, sync_file_info)
+
+
 # Every C name above, plus UapiStruct (tests/uapi/test_uapi_exports.py checks it is complete).
 __all__ = [
     "UapiStruct", "drm_handle_t", "drm_context_t", "drm_drawable_t", "drm_magic_t", "DRM_NAME",
@@ -339,5 +374,9 @@ __all__ = [
     "DRM_IOCTL_PRIME_FD_TO_HANDLE", "DRM_IOCTL_SYNCOBJ_CREATE", "DRM_IOCTL_SYNCOBJ_DESTROY",
     "DRM_IOCTL_SYNCOBJ_HANDLE_TO_FD", "DRM_IOCTL_SYNCOBJ_FD_TO_HANDLE", "DRM_IOCTL_SYNCOBJ_WAIT",
     "DRM_IOCTL_SYNCOBJ_RESET", "DRM_IOCTL_SYNCOBJ_SIGNAL", "DRM_IOCTL_SYNCOBJ_TIMELINE_WAIT",
-    "DRM_IOCTL_SYNCOBJ_QUERY", "DRM_IOCTL_SYNCOBJ_TRANSFER", "DRM_IOCTL_SYNCOBJ_TIMELINE_SIGNAL"
+    "DRM_IOCTL_SYNCOBJ_QUERY", "DRM_IOCTL_SYNCOBJ_TRANSFER", "DRM_IOCTL_SYNCOBJ_TIMELINE_SIGNAL",
+    "sync_merge_data", "sync_fence_info", "sync_file_info", "SYNC_IOC_MAGIC", "SYNC_IOC_MERGE",
+    "SYNC_IOC_FILE_INFO", "dma_buf_sync", "DMA_BUF_SYNC_READ", "DMA_BUF_SYNC_WRITE",
+    "DMA_BUF_SYNC_RW", "DMA_BUF_SYNC_START", "DMA_BUF_SYNC_END", "DMA_BUF_SYNC_VALID_FLAGS_MASK",
+    "DMA_BUF_BASE", "DMA_BUF_IOCTL_SYNC",
 ]

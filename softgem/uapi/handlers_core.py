@@ -11,9 +11,8 @@ gives it for such a device:
   device would give EINVAL for an unknown one);
 * SET_CLIENT_CAP -> EOPNOTSUPP (all client caps are KMS ones).
 
-Sync objects are not modelled until the GPU issue: the device does not advertise
-``DRIVER_SYNCOBJ`` yet, so DRM_CAP_SYNCOBJ(_TIMELINE) read 0 and the SYNCOBJ ioctls give the
-EOPNOTSUPP ``drm_syncobj_*_ioctl`` return without that feature.
+Sync objects are served (:mod:`.handlers_syncobj`): DRM_CAP_SYNCOBJ(_TIMELINE) read 1.
+Only SYNCOBJ_EVENTFD still answers EOPNOTSUPP (no eventfds are modelled).
 """
 
 from __future__ import annotations
@@ -160,8 +159,8 @@ def get_stats(ctx: IoctlContext, s: drm_stats) -> int:
 _RENDER_CAPS = {
     DRM_CAP_TIMESTAMP_MONOTONIC: 1,
     DRM_CAP_PRIME: DRM_PRIME_CAP_IMPORT | DRM_PRIME_CAP_EXPORT,
-    DRM_CAP_SYNCOBJ: 0,            # DRIVER_SYNCOBJ: not until the GPU issue
-    DRM_CAP_SYNCOBJ_TIMELINE: 0,
+    DRM_CAP_SYNCOBJ: 1,            # i915: DRIVER_SYNCOBJ | DRIVER_SYNCOBJ_TIMELINE
+    DRM_CAP_SYNCOBJ_TIMELINE: 1,
 }
 
 
@@ -203,4 +202,4 @@ def kms_unsupported(ctx: IoctlContext, data: Any) -> int:
 
 
 def syncobj_unsupported(ctx: IoctlContext, data: Any) -> int:
-    raise EOPNOTSUPP("sync objects are not modelled yet (no DRIVER_SYNCOBJ)")
+    raise EOPNOTSUPP("SYNCOBJ_EVENTFD: eventfds are not modelled")

@@ -48,6 +48,7 @@ from . import handlers_gpu as gpu
 from . import handlers_mman as mman
 from . import handlers_object as obj
 from . import handlers_query as query
+from . import handlers_syncobj as syncobj
 from . import handlers_userptr as userptr
 from . import i915 as I
 from .context import Handler, IoctlContext, Task
@@ -156,18 +157,18 @@ CORE_IOCTLS: tuple[IoctlDesc, ...] = (
     _kms("MODE_DESTROY_DUMB"), _kms("MODE_OBJ_GETPROPERTIES"),
     _kms("MODE_OBJ_SETPROPERTY", DRM_MASTER), _kms("MODE_CURSOR2", DRM_MASTER),
     _kms("MODE_ATOMIC", DRM_MASTER), _kms("MODE_CREATEPROPBLOB"), _kms("MODE_DESTROYPROPBLOB"),
-    _sync("SYNCOBJ_CREATE", D.DRM_IOCTL_SYNCOBJ_CREATE),
-    _sync("SYNCOBJ_DESTROY", D.DRM_IOCTL_SYNCOBJ_DESTROY),
-    _sync("SYNCOBJ_HANDLE_TO_FD", D.DRM_IOCTL_SYNCOBJ_HANDLE_TO_FD),
-    _sync("SYNCOBJ_FD_TO_HANDLE", D.DRM_IOCTL_SYNCOBJ_FD_TO_HANDLE),
-    _sync("SYNCOBJ_TRANSFER", D.DRM_IOCTL_SYNCOBJ_TRANSFER),
-    _sync("SYNCOBJ_WAIT", D.DRM_IOCTL_SYNCOBJ_WAIT),
-    _sync("SYNCOBJ_TIMELINE_WAIT", D.DRM_IOCTL_SYNCOBJ_TIMELINE_WAIT),
+    _row("SYNCOBJ_CREATE", D.DRM_IOCTL_SYNCOBJ_CREATE, syncobj.syncobj_create, _R),
+    _row("SYNCOBJ_DESTROY", D.DRM_IOCTL_SYNCOBJ_DESTROY, syncobj.syncobj_destroy_ioctl, _R),
+    _row("SYNCOBJ_HANDLE_TO_FD", D.DRM_IOCTL_SYNCOBJ_HANDLE_TO_FD, syncobj.syncobj_handle_to_fd, _R),
+    _row("SYNCOBJ_FD_TO_HANDLE", D.DRM_IOCTL_SYNCOBJ_FD_TO_HANDLE, syncobj.syncobj_fd_to_handle, _R),
+    _row("SYNCOBJ_TRANSFER", D.DRM_IOCTL_SYNCOBJ_TRANSFER, syncobj.syncobj_transfer, _R),
+    _row("SYNCOBJ_WAIT", D.DRM_IOCTL_SYNCOBJ_WAIT, syncobj.syncobj_wait, _R),
+    _row("SYNCOBJ_TIMELINE_WAIT", D.DRM_IOCTL_SYNCOBJ_TIMELINE_WAIT, syncobj.syncobj_timeline_wait, _R),
     _sync("SYNCOBJ_EVENTFD", _K["SYNCOBJ_EVENTFD"]),
-    _sync("SYNCOBJ_RESET", D.DRM_IOCTL_SYNCOBJ_RESET),
-    _sync("SYNCOBJ_SIGNAL", D.DRM_IOCTL_SYNCOBJ_SIGNAL),
-    _sync("SYNCOBJ_TIMELINE_SIGNAL", D.DRM_IOCTL_SYNCOBJ_TIMELINE_SIGNAL),
-    _sync("SYNCOBJ_QUERY", D.DRM_IOCTL_SYNCOBJ_QUERY),
+    _row("SYNCOBJ_RESET", D.DRM_IOCTL_SYNCOBJ_RESET, syncobj.syncobj_reset, _R),
+    _row("SYNCOBJ_SIGNAL", D.DRM_IOCTL_SYNCOBJ_SIGNAL, syncobj.syncobj_signal, _R),
+    _row("SYNCOBJ_TIMELINE_SIGNAL", D.DRM_IOCTL_SYNCOBJ_TIMELINE_SIGNAL, syncobj.syncobj_timeline_signal, _R),
+    _row("SYNCOBJ_QUERY", D.DRM_IOCTL_SYNCOBJ_QUERY, syncobj.syncobj_query, _R),
     _kms("CRTC_GET_SEQUENCE"), _kms("CRTC_QUEUE_SEQUENCE"),
     _kms("MODE_CREATE_LEASE", DRM_MASTER), _kms("MODE_LIST_LESSEES", DRM_MASTER),
     _kms("MODE_GET_LEASE", DRM_MASTER), _kms("MODE_REVOKE_LEASE", DRM_MASTER),

@@ -26,7 +26,7 @@ class Fds:
         self.files: dict[int, Any] = {}
         self.limit = limit
 
-    def install(self, f: Any) -> int:
+    def install(self, f: Any, flags: int = 0) -> int:
         if len(self.files) >= self.limit:
             raise EMFILE("fd table full")
         fd = next(i for i in range(3, 1 << 20) if i not in self.files)

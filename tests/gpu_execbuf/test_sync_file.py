@@ -6,8 +6,10 @@ import errno
 from collections.abc import Iterator
 
 import pytest
+from gpuscene import BBE, Exec, Gem, mi_store_dword, obj, reloc
 
 import softgem
+from softgem import uapi
 from softgem.errors import EINVAL
 from softgem.gpu.sync_file import (
     SyncFile,
@@ -17,6 +19,9 @@ from softgem.gpu.sync_file import (
     sync_file_merge,
 )
 from softgem.sync import Fence
+from softgem.units import PAGE_SIZE
+
+R = uapi.I915_GEM_DOMAIN_RENDER
 
 
 @pytest.fixture
@@ -91,3 +96,118 @@ def test_merging_fences_that_already_signalled_gives_a_signalled_fence() -> None
     a.signal()
     assert sync_file_merge([a, a]).status() == 1
     assert sync_file_merge([]).status() == 1
+
+
+# -- the out-fence descriptor is reserved before the request is built ----------------------------
+def _request_number(gem: Gem, fd: int) -> int:
+    """The engine-wide number of the request behind an out-fence (creation order)."""
+    sf = gem.proc.file(fd)
+    assert isinstance(sf, SyncFile) and sf.fence is not None
+    return int(sf.fence.request.seqno)        # type: ignore[attr-defined]
+
+
+def test_no_descriptor_for_the_out_fence_queues_nothing(gem: Gem) -> None:
+    """EMFILE from get_unused_fd_flags comes before the request exists: the store never
+    runs, the engine's timeline does not move, no descriptor is left behind."""
+    first = Exec([obj(gem.batch([BBE, 0]))], flags=uapi.I915_EXEC_FENCE_OUT)
+    assert gem.execbuf(first) == 0
+    target = gem.create(PAGE_SIZE)
+    batch = gem.batch(mi_store_dword(0, 0xBAD))
+    fds = gem.proc.files.fds()
+    # The scratch mapping gem.execbuf makes takes no fd: the limit is the next free one.
+    gem.proc.setrlimit_nofile(max(fds) + 1)
+    ex = Exec([obj(target), obj(batch)], {1: [reloc(target, 4, R, R)]},
+              flags=uapi.I915_EXEC_FENCE_OUT)
+    assert gem.execbuf(ex) == -errno.EMFILE
+    assert gem.proc.files.fds() == fds
+    assert gem.busy(target) == 0 and gem.busy(batch) == 0
+    gem.proc.setrlimit_nofile(1024)
+    after = Exec([obj(gem.batch([BBE, 0]))], flags=uapi.I915_EXEC_FENCE_OUT)
+    assert gem.execbuf(after) == 0
+    assert _request_number(gem, after.out_fence) == _request_number(gem, first.out_fence) + 1
+    gem.sync(target)
+    assert gem.read(target, 0, 4) == bytes(4)
+    for fd in (first.out_fence, after.out_fence):
+        gem.proc.close(fd)
+
+
+def test_a_failure_after_the_reservation_gives_the_descriptor_back(gem: Gem) -> None:
+    fds = gem.proc.files.fds()
+    ex = Exec([obj(gem.batch([BBE, 0]))], flags=uapi.I915_EXEC_FENCE_OUT, rsvd1=77)
+    assert gem.execbuf(ex) == -errno.ENOENT            # unknown context, after the reservation
+    assert gem.proc.files.fds() == fds
+    ok = Exec([obj(gem.batch([BBE, 0]))], flags=uapi.I915_EXEC_FENCE_OUT)
+    assert gem.execbuf(ok) == 0
+    assert ok.out_fence == min(set(range(3, 1024)) - set(fds))   # the lowest one was free
+    gem.proc.close(ok.out_fence)
+
+
+def test_a_forked_child_does_not_inherit_a_reserved_descriptor(proc: softgem.Process) -> None:
+    fd = proc.get_unused_fd_flags(0)
+    child = proc.fork()
+    assert fd not in child.files.fds()
+    with pytest.raises(OSError) as err:
+        proc.close(fd)
+    assert err.value.errno == errno.EBADF
+    proc.put_unused_fd(fd)
+    child.exit()
+
+
+# -- SYNC_IOC_MERGE / SYNC_IOC_FILE_INFO through proc.ioctl ------------------------------------
+def test_merge_and_file_info_on_out_fences(gem: Gem) -> None:
+    a = Exec([obj(gem.batch([BBE, 0]))], flags=uapi.I915_EXEC_FENCE_OUT)
+    b = Exec([obj(gem.batch([BBE, 0]))], flags=uapi.I915_EXEC_FENCE_OUT | uapi.I915_EXEC_BLT)
+    assert gem.execbuf(a) == 0 and gem.execbuf(b) == 0
+    p = gem.proc
+    for fd in (a.out_fence, b.out_fence):
+        assert isinstance(p.file(fd), SyncFile) and p.file(fd).wait(5.0)  # type: ignore
+    bad = uapi.sync_merge_data(name=b"m", fd2=gem.fd)
+    with pytest.raises(OSError) as err:
+        p.ioctl(a.out_fence, uapi.SYNC_IOC_MERGE, bad)
+    assert err.value.errno == errno.ENOENT                       # fd2 is no sync_file
+    with pytest.raises(OSError) as err:
+        p.ioctl(a.out_fence, uapi.SYNC_IOC_MERGE, uapi.sync_merge_data(fd2=b.out_fence, pad=1))
+    assert err.value.errno == errno.EINVAL
+    m = uapi.sync_merge_data(name=b"both", fd2=b.out_fence)
+    p.ioctl(a.out_fence, uapi.SYNC_IOC_MERGE, m)
+    info = uapi.sync_file_info()
+    p.ioctl(m.fence, uapi.SYNC_IOC_FILE_INFO, info)
+    assert (info.name, info.status, info.num_fences) == (b"both", 1, 1)   # signalled: a stub
+    info = uapi.sync_file_info()
+    p.ioctl(a.out_fence, uapi.SYNC_IOC_FILE_INFO, info)
+    assert (info.status, info.num_fences) == (1, 1) and info.name.startswith(b"i915-")
+    with pytest.raises(OSError) as err:
+        p.ioctl(a.out_fence, uapi.SYNC_IOC_FILE_INFO, uapi.sync_file_info(flags=1))
+    assert err.value.errno == errno.EINVAL
+    with pytest.raises(OSError) as err:
+        p.ioctl(a.out_fence, 0xC0303E07, 0)
+    assert err.value.errno == errno.ENOTTY
+    for fd in (a.out_fence, b.out_fence, m.fence):
+        p.close(fd)
+
+
+def test_file_info_lists_each_pending_fence_of_a_merge(gem: Gem) -> None:
+    x, y = Fence("x"), Fence("y")
+    p = gem.proc
+    fx, fy = p.fd_install(sync_file_create(x)), p.fd_install(sync_file_create(y))
+    m = uapi.sync_merge_data(name=b"xy", fd2=fy)
+    p.ioctl(fx, uapi.SYNC_IOC_MERGE, m)
+    page = p.mmap(0, PAGE_SIZE, 3, 0x22)
+    with pytest.raises(OSError) as err:
+        p.ioctl(m.fence, uapi.SYNC_IOC_FILE_INFO,
+                uapi.sync_file_info(num_fences=1, sync_fence_info=page))
+    assert err.value.errno == errno.EINVAL                       # two fences, one slot
+    info = uapi.sync_file_info(num_fences=2, sync_fence_info=page)
+    p.ioctl(m.fence, uapi.SYNC_IOC_FILE_INFO, info)
+    assert (info.num_fences, info.status) == (2, 0)
+    entries = [uapi.sync_fence_info.from_buffer_copy(p.read(page + 80 * i, 80))
+               for i in range(2)]
+    assert [e.obj_name for e in entries] == [b"x", b"y"] and entries[0].driver_name == b"i915"
+    x.signal()
+    y.set_error(errno.EIO)
+    y.signal()
+    p.ioctl(m.fence, uapi.SYNC_IOC_FILE_INFO, info)
+    assert info.status == -errno.EIO
+    for fd in (fx, fy, m.fence):
+        p.close(fd)
+    p.munmap(page, PAGE_SIZE)

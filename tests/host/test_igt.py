@@ -28,3 +28,23 @@ def test_gem_userptr_benchmark_finds_an_i915_and_asks_for_userptr(capfd) -> None
     assert backend.releases and sorted(id(f) for f in backend.releases) == sorted(
         id(f) for f in backend.files)
     assert sup.errors == []
+
+
+PRIME_LOOKUP = "/usr/libexec/igt-gpu-tools/benchmarks/prime_lookup"
+
+
+def test_prime_lookup_runs_to_completion_on_the_real_core(capfd) -> None:
+    """PRIME_HANDLE_TO_FD / FD_TO_HANDLE / GEM_CLOSE / close of dma-buf fds across drm files,
+    with small arguments (16 objects, 2 devices, 4 fds each; the program loops for 2 s)."""
+    from softgem.host.core import CoreBackend
+
+    assert os.access(PRIME_LOOKUP, os.X_OK), "intel-gpu-tools is missing: run scripts/setup"
+    backend = CoreBackend(memory=32 << 20)
+    sup = Supervisor(backend, warn=lambda _line: None)
+    status = sup.run([PRIME_LOOKUP, "-o", "16", "-d", "2", "-a", "4"])
+    printed = capfd.readouterr().out
+    assert status == 0, printed
+    assert printed.strip().endswith(" us")
+    assert sup.errors == []
+    counts = backend.counters()
+    assert {k: v for k, v in counts.items() if v and k != "frames_used"} == {}

@@ -98,6 +98,8 @@ C_PRELUDE = r"""
 #include <fcntl.h>
 #include <drm.h>
 #include <i915_drm.h>
+#include <linux/sync_file.h>
+#include <linux/dma-buf.h>
 
 #define NUM(key, expr) ((expr) < 0 \
     ? printf("%s\t%lld\n", key, (long long)(expr)) \

@@ -279,8 +279,8 @@ def test_version_stops_at_the_first_bad_pointer(proc: softgem.Process) -> None:
 @pytest.mark.parametrize("cap, expected", [
     (uapi.DRM_CAP_TIMESTAMP_MONOTONIC, 1),
     (uapi.DRM_CAP_PRIME, uapi.DRM_PRIME_CAP_IMPORT | uapi.DRM_PRIME_CAP_EXPORT),
-    (uapi.DRM_CAP_SYNCOBJ, 0),
-    (uapi.DRM_CAP_SYNCOBJ_TIMELINE, 0),
+    (uapi.DRM_CAP_SYNCOBJ, 1),
+    (uapi.DRM_CAP_SYNCOBJ_TIMELINE, 1),
     (uapi.DRM_CAP_DUMB_BUFFER, -errno.EOPNOTSUPP),     # KMS caps: display-less device
     (uapi.DRM_CAP_CURSOR_WIDTH, -errno.EOPNOTSUPP),
     (0x9999, -errno.EOPNOTSUPP),
@@ -295,11 +295,12 @@ def test_get_cap_answers_the_render_capabilities(proc: softgem.Process, cap: int
         assert req.value == 0      # cleared before the switch, copied out on error
 
 
-def test_kms_and_syncobj_ioctls_are_not_supported(proc: softgem.Process) -> None:
+def test_kms_and_syncobj_eventfd_ioctls_are_not_supported(proc: softgem.Process) -> None:
     fd = proc.open(CARD)
     buf = anon(proc)
     assert errno_of(proc, fd, 0xC04064A0, buf) == errno.EOPNOTSUPP   # MODE_GETRESOURCES
-    assert errno_of(proc, fd, uapi.DRM_IOCTL_SYNCOBJ_CREATE, buf) == errno.EOPNOTSUPP
+    eventfd = softgem.uapi.handlers_core.EXTRA_REQUESTS["SYNCOBJ_EVENTFD"]
+    assert errno_of(proc, fd, eventfd, buf) == errno.EOPNOTSUPP
     assert errno_of(proc, fd, uapi.DRM_IOCTL_SET_CLIENT_CAP, buf) == errno.EOPNOTSUPP
 
 

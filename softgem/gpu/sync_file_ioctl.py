@@ -1,0 +1,118 @@
+"""The ioctls of a sync_file fd (``sync_file_ioctl`` in ``drivers/dma-buf/sync_file.c``).
+
+=====================  ==========================================================================
+request                ladder, first failure wins
+=====================  ==========================================================================
+SYNC_IOC_MERGE         a descriptor reserved (EMFILE); argument copied in (EFAULT); ``flags`` or
+                       ``pad`` set (EINVAL); ``fd2`` not a sync_file (ENOENT); the merged
+                       sync_file's fd copied out (EFAULT), then installed
+SYNC_IOC_FILE_INFO     argument copied in (EFAULT); ``flags`` or ``pad`` set (EINVAL);
+                       ``num_fences`` 0: only the status, count and name come back; fewer slots
+                       than fences (EINVAL); the per-fence array copied out (EFAULT)
+anything else          ENOTTY
+=====================  ==========================================================================
+
+``arg`` is what the caller passed: a user address (host mode, C programs) or a ctypes struct
+of the right size (the simulated machine's ``proc.ioctl``), updated in place as the kernel's
+copy_to_user would.  Fence timestamps are not recorded by the model: ``timestamp_ns`` is 0.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import struct
+from typing import Any
+
+from ..errors import EFAULT, EINVAL, ENOENT, ENOTTY, KernelError
+from .sync_file import SyncFile, fence_status, sync_file_merge
+
+__all__ = ["SYNC_IOC_FILE_INFO", "SYNC_IOC_MERGE", "sync_file_ioctl"]
+
+_MERGE = struct.Struct("<32siiII")                 # struct sync_merge_data
+_INFO = struct.Struct("<32siIIIQ")                 # struct sync_file_info
+_FENCE_INFO = struct.Struct("<32s32siIQ")          # struct sync_fence_info
+SYNC_IOC_MERGE = (3 << 30) | (_MERGE.size << 16) | (ord(">") << 8) | 3
+SYNC_IOC_FILE_INFO = (3 << 30) | (_INFO.size << 16) | (ord(">") << 8) | 4
+_O_CLOEXEC = 0o2000000
+
+
+def _copy_in(task: Any, arg: Any, size: int) -> bytes:
+    if isinstance(arg, int):
+        try:
+            data: bytes = task.mm.copy_from_user(arg, size)
+        except KernelError:
+            raise EFAULT(f"sync_file argument {arg:#x}") from None
+        return data
+    return bytes(arg)[:size]
+
+
+def _copy_out(task: Any, arg: Any, data: bytes) -> None:
+    if isinstance(arg, int):
+        try:
+            task.mm.copy_to_user(arg, data)
+        except KernelError:
+            raise EFAULT(f"sync_file argument {arg:#x}") from None
+    else:
+        ctypes.memmove(ctypes.addressof(arg), data, len(data))
+
+
+def _merge(sf: SyncFile, task: Any, arg: Any) -> int:
+    fd = task.get_unused_fd_flags(_O_CLOEXEC)
+    try:
+        name, fd2, _, flags, pad = _MERGE.unpack(_copy_in(task, arg, _MERGE.size))
+        if flags or pad:
+            raise EINVAL("sync_merge_data flags/pad")
+        try:
+            other = task.fd_get(fd2)
+        except KernelError:
+            raise ENOENT(f"fd {fd2} is not a sync_file") from None
+        try:
+            if not isinstance(other, SyncFile):
+                raise ENOENT(f"fd {fd2} is not a sync_file")
+            merged = sync_file_merge(sf.children() + other.children(),
+                                     name.split(b"\0", 1)[0].decode(errors="replace"))
+        finally:
+            task.fd_put(other)
+        _copy_out(task, arg, _MERGE.pack(name, fd2, fd, flags, pad))
+    except BaseException:
+        task.put_unused_fd(fd)
+        raise
+    installed = task.fd_install_reserved(fd, merged)
+    if installed != fd:          # host mode: another thread took the number meanwhile
+        _copy_out(task, arg, _MERGE.pack(name, fd2, installed, flags, pad))
+    return 0
+
+
+def _fence_info(sf: SyncFile, task: Any, arg: Any) -> int:
+    _, status, flags, num, pad, array = _INFO.unpack(_copy_in(task, arg, _INFO.size))
+    if flags or pad:
+        raise EINVAL("sync_file_info flags/pad")
+    fences = sf.children()
+    if not num:
+        status = sf.status()
+    else:
+        if num < len(fences):
+            raise EINVAL(f"{num} slots for {len(fences)} fences")
+        status = 1
+        infos = []
+        for f in fences:
+            st = fence_status(f)
+            status = status if status <= 0 else st
+            infos.append(_FENCE_INFO.pack(f.name.encode()[:31], b"i915", st, 0, 0))
+        try:
+            task.mm.copy_to_user(array, b"".join(infos))
+        except KernelError:
+            raise EFAULT(f"sync_fence_info array {array:#x}") from None
+    _copy_out(task, arg, _INFO.pack(sf.get_name().encode()[:31], status, flags, len(fences),
+                                    pad, array))
+    return 0
+
+
+def sync_file_ioctl(sf: SyncFile, task: Any, request: int, arg: Any) -> int:
+    """``sync_file_ioctl``: ``task`` is the caller (its ``mm`` and fd table)."""
+    request &= 0xFFFFFFFF
+    if request == SYNC_IOC_MERGE:
+        return _merge(sf, task, arg)
+    if request == SYNC_IOC_FILE_INFO:
+        return _fence_info(sf, task, arg)
+    raise ENOTTY(f"sync_file ioctl {request:#x}")
