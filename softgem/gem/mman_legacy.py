@@ -36,7 +36,8 @@ if TYPE_CHECKING:
     from .file import DrmFile
     from .object import GemObject
 
-__all__ = ["I915_MMAP_WC", "ShmemFilp", "legacy_mmap", "release_legacy_mmaps", "forget_filp"]
+__all__ = ["I915_MMAP_WC", "ShmemFilp", "legacy_mmap", "release_legacy_mmaps", "forget_filp",
+           "shmem_filp"]
 
 I915_MMAP_WC = 0x1
 _U64_MAX = (1 << 64) - 1
@@ -108,6 +109,11 @@ def _filp(obj: GemObject) -> ShmemFilp:
         if filp is None:
             filp = dev.shmem_filps[obj.id] = ShmemFilp(obj)
         return filp
+
+
+def shmem_filp(obj: GemObject) -> ShmemFilp:
+    """``obj->base.filp`` (what a dma-buf of the object maps, too)."""
+    return _filp(obj)
 
 
 def forget_filp(obj: GemObject) -> None:

@@ -32,9 +32,13 @@ from typing import TYPE_CHECKING, Any
 from .. import trace
 from ..errors import EFAULT, EINVAL, ENODEV, ENOENT, ENOTTY, KernelError, SimBug
 from ..sync import Kref, Mutex
+from ..units import PAGE_SHIFT
 from .domain import set_to_cpu_domain, set_to_gtt_domain
+from .mman_legacy import ShmemFilp, shmem_filp
+from .ops import ObjectFlags
 
 if TYPE_CHECKING:
+    from ..mm import Vma
     from .device import GemDevice
     from .file import DrmFile
     from .object import GemObject
@@ -72,6 +76,14 @@ class DmaBuf:
     def put(self) -> None:
         self.kref.put(self.release)
 
+    def mmap_file(self) -> DmaBufMapping:
+        """``dma_buf_mmap_internal`` + ``i915_gem_dmabuf_mmap``: the object's shmem file, at
+        object-relative offsets, for a dma-buf opened as it was exported (DRM_RDWR or not)."""
+        obj = self.object()
+        if not obj.flags & ObjectFlags.HAS_FILP:
+            raise ENODEV(f"{obj!r} has no shmem file to map")
+        return DmaBufMapping(self, shmem_filp(obj))
+
     def ioctl(self, proc: Any, request: int, arg: Any) -> int:
         """``dma_buf_ioctl``: DMA_BUF_IOCTL_SYNC brackets CPU access to a mapping; the rest
         (SET_NAME, EXPORT/IMPORT_SYNC_FILE) answers ENOTTY here."""
@@ -101,9 +113,6 @@ class DmaBuf:
                 obj.unpin_pages_locked()
         return 0
 
-    def mmap_file(self) -> Any:
-        raise ENODEV("dma-buf mmap is not modelled")
-
     def release(self) -> None:
         """The last reference went: drop the exported object (``drm_gem_dmabuf_release``)."""
         obj, self.obj = self.obj, None
@@ -128,6 +137,25 @@ class DmaBuf:
 
 def _prime_lock(file: DrmFile) -> Mutex:
     return file.prime_lock
+
+
+class DmaBufMapping:
+    """A MappableFile: a dma-buf's view of its object's shmem file."""
+
+    __slots__ = ("buf", "filp", "mapping", "readable", "writable")
+
+    def __init__(self, buf: DmaBuf, filp: ShmemFilp) -> None:
+        self.buf = buf
+        self.filp = filp
+        self.mapping = filp.mapping
+        self.readable = True
+        self.writable = bool(buf.flags & DRM_RDWR)   # O_RDONLY unless exported DRM_RDWR
+
+    def mmap(self, vma: Vma) -> None:
+        if vma.pgoff + vma.nr_pages > self.buf.size >> PAGE_SHIFT:
+            raise EINVAL(f"dma-buf mmap of pages [{vma.pgoff:#x}, +{vma.nr_pages:#x}) past "
+                         f"{self.buf.size:#x} bytes")
+        self.filp.mmap(vma)
 
 
 def _handle_for(file: DrmFile, buf: DmaBuf) -> int | None:

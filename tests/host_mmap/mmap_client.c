@@ -206,6 +206,32 @@ int main(void)
 	ret = ioc(fd, DRM_IOCTL_I915_GEM_MMAP, &lm);
 	printf("legacy-wc: %d\n", ret);
 
+	/* a dma-buf fd maps its object's shmem file, at object offsets */
+	uint32_t xh = create(fd, 8192);
+	struct drm_prime_handle xp = { .handle = xh, .flags = DRM_CLOEXEC | DRM_RDWR };
+	ret = ioc(fd, DRM_IOCTL_PRIME_HANDLE_TO_FD, &xp);
+	uint8_t *xm = ret ? NULL : map(xp.fd, 0, 8192, PROT_READ | PROT_WRITE, &err);
+	if (xm) {
+		memset(xm, 0x42, 8192);
+		pread_obj(fd, xh, 100, buf, 4);
+	}
+	printf("dmabuf-map: %d %ld %s\n", ret, err, xm && buf[0] == 0x42 ? "same" : "differs");
+	map(xp.fd, 4096, 8192, PROT_READ, &err);
+	printf("dmabuf-past-end: %ld\n", err);
+	ret = xm ? userptr_over(fd, xm, 8192, &u) : -1;
+	printf("userptr-over-dmabuf-map: %d %d\n", ret, ret ? 0 : set_domain(fd, u));
+	if (!ret) gem_close(fd, u);
+	uint32_t yh = create(fd, 8192);
+	struct drm_prime_handle yp = { .handle = yh, .flags = DRM_CLOEXEC };
+	ioc(fd, DRM_IOCTL_PRIME_HANDLE_TO_FD, &yp);
+	map(yp.fd, 0, 8192, PROT_READ | PROT_WRITE, &err);
+	printf("dmabuf-rdonly-write: %ld\n", err);
+	if (xm) munmap(xm, 8192);
+	close(xp.fd);
+	close(yp.fd);
+	gem_close(fd, xh);
+	gem_close(fd, yh);
+
 	/* a device opened O_RDONLY: no FMODE_WRITE for do_mmap */
 	int ro = open("/dev/dri/card0", O_RDONLY);
 	uint32_t rh = create(ro, size);

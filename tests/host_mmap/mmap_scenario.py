@@ -82,6 +82,37 @@ def _gpu_store(p: Process, fd: int, h: int, m: int) -> str:
     return f"gpu-store-seen-by-wb: {ret} {wret} {'ok' if seen else 'differs'}"
 
 
+def _dmabuf(p: Process, fd: int) -> list[str]:
+    out = []
+    xh = igt.gem_create(p, fd, 8192)
+    xp = uapi.drm_prime_handle(handle=xh, flags=uapi.DRM_CLOEXEC | uapi.DRM_RDWR)
+    ret = _err(lambda: p.ioctl(fd, uapi.DRM_IOCTL_PRIME_HANDLE_TO_FD, xp))
+    xm, err = _map(p, xp.fd, 0, 8192, RW) if not ret else (None, 0)
+    if xm is not None:
+        p.write(xm, b"\x42" * 8192)
+    same = xm is not None and igt.gem_read(p, fd, xh, 100, 4)[:1] == b"\x42"
+    out.append(f"dmabuf-map: {ret} {err} {'same' if same else 'differs'}")
+    out.append(f"dmabuf-past-end: {_map(p, xp.fd, 4096, 8192, PROT_READ)[1]}")
+    if xm is not None:
+        ret, u = igt.__gem_userptr(p, fd, xm, 8192, 0)
+        got = 0 if ret else igt.__gem_set_domain(p, fd, u, uapi.I915_GEM_DOMAIN_CPU,
+                                                 uapi.I915_GEM_DOMAIN_CPU)
+        if not ret:
+            igt.gem_close(p, fd, u)
+        out.append(f"userptr-over-dmabuf-map: {ret} {got}")
+    yh = igt.gem_create(p, fd, 8192)
+    yp = uapi.drm_prime_handle(handle=yh, flags=uapi.DRM_CLOEXEC)
+    p.ioctl(fd, uapi.DRM_IOCTL_PRIME_HANDLE_TO_FD, yp)
+    out.append(f"dmabuf-rdonly-write: {_map(p, yp.fd, 0, 8192, RW)[1]}")
+    if xm is not None:
+        p.munmap(xm, 8192)
+    p.close(xp.fd)
+    p.close(yp.fd)
+    igt.gem_close(p, fd, xh)
+    igt.gem_close(p, fd, yh)
+    return out
+
+
 def play(machine: Machine) -> list[str]:
     p = machine.spawn("client")
     out: list[str] = []
@@ -136,6 +167,8 @@ def play(machine: Machine) -> list[str]:
         out.append(f"legacy-write-seen-by-wb: {'ok' if seen else 'differs'}")
         out.append(f"userptr-over-legacy: {_userptr_then_validate(p, fd, legacy)}")
     out.append(f"legacy-wc: {_legacy(p, fd, handle=h, size=SZ, flags=1)[0]}")
+
+    out.extend(_dmabuf(p, fd))
 
     ro = p.open("/dev/dri/card0", O_RDONLY)
     rh = igt.gem_create(p, ro, SZ)
