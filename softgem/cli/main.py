@@ -47,15 +47,17 @@ def bench(name: str | None, quick: bool) -> None:
               help="Print each served ioctl and each invalidation as it happens.")
 @click.option("--memory", default=256, show_default=True,
               help="MiB of frames for pinned pages.")
+@click.option("--design", default="v6.8", show_default=True,
+              help="The userptr design to serve (v5.13, v5.14, v6.8, rework-v4).")
 @click.argument("argv", nargs=-1, required=True, type=click.UNPROCESSED)
-def run(trace_on: bool, memory: int, argv: tuple[str, ...]) -> None:
+def run(trace_on: bool, memory: int, design: str, argv: tuple[str, ...]) -> None:
     """Run PROGRAM with a software i915 at /dev/dri/card0 and renderD128.
 
     Usage: softgem run [--trace] -- PROGRAM ARGS...
     """
     from .run import run_program
 
-    sys.exit(run_program(list(argv), trace_on=trace_on, memory=memory << 20))
+    sys.exit(run_program(list(argv), trace_on=trace_on, memory=memory << 20, design=design))
 
 
 from .explore_cmd import explore_command  # noqa: E402  (registered below the group)

@@ -7,7 +7,7 @@ ioctl structs; the uAPI layer decodes arguments and calls the functions of this 
 from __future__ import annotations
 
 import random
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from ..errors import ENOENT
 from ..mm import FileMapping, PhysMem
@@ -16,6 +16,7 @@ from .faults import FaultPoints
 from .platform import DEFAULT_PLATFORM, Platform
 
 if TYPE_CHECKING:
+    from .designs import UserptrDesign
     from .file import DrmFile
     from .object import GemObject
 
@@ -42,7 +43,8 @@ class GpuHooks(Protocol):
 
 class GemDevice:
     def __init__(self, phys: PhysMem, *, rng: random.Random | None = None,
-                 platform: Platform | None = None) -> None:
+                 platform: Platform | None = None, userptr_design: str = "v6.8") -> None:
+        from .designs import make_design
         from .offsets import OffsetManager
 
         self.phys = phys
@@ -58,7 +60,8 @@ class GemDevice:
         self._next_id = 1
         self.nr_objects = 0
         self.files: list[DrmFile] = []
-        self.design: Any = None   # userptr design mode (later issues); None = v6.8+
+        # The userptr design (softgem.gem.designs): the one seam the core calls userptr through.
+        self.userptr_design: UserptrDesign = make_design(userptr_design)
         self.faults = FaultPoints()
 
     # -- files -------------------------------------------------------------------------------
