@@ -63,3 +63,7 @@ def run(trace_on: bool, memory: int, design: str, argv: tuple[str, ...]) -> None
 from .explore_cmd import explore_command  # noqa: E402  (registered below the group)
 
 main.add_command(explore_command)
+
+from .history import history_command  # noqa: E402
+
+main.add_command(history_command)
