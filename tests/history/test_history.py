@@ -54,3 +54,15 @@ def test_run_refuses_an_unknown_design_before_starting_the_program() -> None:
     res = CliRunner().invoke(main, ["run", "--design", "v2.6", "--", "true"])
     assert res.exit_code == 2
     assert "unknown userptr design" in res.output
+
+
+@pytest.mark.parametrize("design", ["v5.14", "v5.13"])
+def test_shipped_scenarios_are_clean_on_the_older_designs(design: str) -> None:
+    from softgem.scenarios import all_scenarios
+    from softgem.scenarios.registry import Scenario
+
+    for name, s in sorted(all_scenarios().items()):
+        v = Scenario(f"{name}@{design}", s.fn, max_steps=s.max_steps,
+                     machine_options={"userptr_design": design})
+        r = explore.explore(v, "pct", schedules=4)
+        assert not r.failed, f"{name} on {design}: {r.kind}: {r.message}\n{r.token}"

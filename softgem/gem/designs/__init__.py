@@ -16,8 +16,9 @@ v5.14    the callback refuses non-blockable ranges, takes ``notifier_lock`` (an 
 v5.13    the same with ``notifier_lock`` a spinlock (taken for the submit_done loop too)
 =======  =========================================================================================
 
-Planted-bug and posted-patch variants (the explorer's teeth, the history rows) are designs too:
-they register here through :func:`register`.
+``rework-v4`` (v5.13 as first posted, with the submit_done loop bug) is registered like the
+eras.  The explorer's planted bugs (``softgem.scenarios.planted``) are designs too (v6.8
+subclasses); they live in the top layer and are set on a device directly, not registered.
 """
 
 from __future__ import annotations
