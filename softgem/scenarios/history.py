@@ -148,22 +148,42 @@ ROWS: tuple[HistoryRow, ...] = (
     HistoryRow("003", "review: submit_done loop", "rework-v4", "v5.13",
                "map-fixed-invalidate", "pct", 60, "assertion", 2,
                "a userptr at index 0 invalidated during submission runs on stale pages"),
+    # Echoes: the 2014 bugs replanted in today's design (the era's design is not modelled).
+    HistoryRow("000", "460822b0b1 use-after-free in invalidate_range_start (echo)",
+               "v6.8+free-while-walked", "v6.8", "stress-mm-invalidate-close", "pct", 20,
+               "use-after-free", 2,
+               "an invalidation walks an object whose release has not removed its notifier"),
+    HistoryRow("000", "380996aab5 cancel userptr from a task (echo)",
+               "v6.8+lock-in-notifier", "v6.8", "invalidate-vs-busy-revalidate", "pct", 60,
+               "notifier-waits-for-gpu", 3,
+               "the callback takes a lock a submitter holds while it waits for the GPU"),
 )
 
 _FNS: dict[str, Callable[[Machine], object]] = {
     "munmap-vs-long-batch": munmap_vs_long_batch,
     "oom-reap-busy-userptr": oom_reap_busy_userptr,
     "map-fixed-invalidate": catalog.map_fixed_invalidate,
+    "stress-mm-invalidate-close": catalog.stress_mm_invalidate_close,
+    "invalidate-vs-busy-revalidate": catalog.invalidate_vs_busy_revalidate,
 }
 
 
 def row_scenario(name: str, design: str) -> Scenario:
-    """Scenario ``name`` on machines built with userptr design ``design`` (one per schedule)."""
+    """Scenario ``name`` on machines built with userptr design ``design`` (a fresh design per
+    machine), or ``v6.8+BUG``: over the explorer's planted-bug design ``BUG``."""
     fn = _FNS.get(name)
     if fn is None:
         raise KeyError(f"unknown history scenario {name!r}; known: {', '.join(sorted(_FNS))}")
     doc = (fn.__doc__ or "").strip().splitlines()
+    base, plus, bug = design.partition("+")
+    if plus:
+        from .planted import PlantedUserptr
+
+        if base != "v6.8":
+            raise ValueError(f"planted bugs are planted in v6.8, not {base!r}")
+        return Scenario(f"{name}@{design}", fn, doc=doc[0] if doc else "",
+                        userptr_ops=PlantedUserptr(bug))
     return Scenario(f"{name}@{design}", fn, doc=doc[0] if doc else "",
-                    machine_options={"userptr_design": design}, max_steps=200_000)
+                    machine_options={"userptr_design": design})
 
 

@@ -37,10 +37,12 @@ def test_history_quick_prints_the_rows_and_writes_the_doc(tmp_path: object) -> N
     doc = os.path.join(str(tmp_path), "history.md")
     res = CliRunner().invoke(main, ["history", "--quick", "--doc", doc])
     assert res.exit_code == 0, res.output
-    assert "rework-v4" in res.output and "munmap-waits-for-gpu" in res.output
+    assert "softgem history" in res.output and "rework-v4" in res.output
     with open(doc) as f:
         text = f.read()
     assert "1/(n k^(d-1))" in text and "not reproduced yet" in text
+    assert "| rework-v4 | map-fixed-invalidate | pct |" in text
+    assert "munmap-waits-for-gpu" in text and "v6.8: clean in" in text
     assert text.count("| 00") >= len(ROWS)
 
 
