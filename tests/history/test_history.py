@@ -52,6 +52,13 @@ def test_unknown_design_is_valueerror_listing_the_names() -> None:
     assert {"v5.13", "v5.14", "v6.8", "rework-v4"} <= set(design_names())
 
 
+def test_host_core_backend_serves_the_design_it_is_given() -> None:
+    from softgem.host.core import CoreBackend
+
+    assert CoreBackend(memory=16 << 20, design="v5.13").dev.userptr_design.name == "v5.13"
+    assert CoreBackend(memory=16 << 20).dev.userptr_design.name == "v6.8"
+
+
 def test_run_refuses_an_unknown_design_before_starting_the_program() -> None:
     res = CliRunner().invoke(main, ["run", "--design", "v2.6", "--", "true"])
     assert res.exit_code == 2
