@@ -102,7 +102,11 @@ def render_doc(results: list[RowResult], *, quick: bool) -> str:
         "object's fences unless the address space is exiting; submit_done loop under the lock",
         "for read), `v5.13` (the same with a spinlock; v5.13's page_ref held until submit_fini",
         "is not modelled), `rework-v4` (v5.13 as posted in v4 of the series, with the",
-        "submit_done loop `for (i = count - 1; i; i--)`).",
+        "submit_done loop `for (i = count - 1; i; i--)`). All four share today's creation",
+        "ladder, as the v5.13+ kernels do (UNSYNCHRONIZED was rejected in the same series,",
+        "c6bcc0c2fdfd); whether I915_USERPTR_PROBE existed in each era was not checked.",
+        "Kernel sources read: the v5.13 rework as merged (v7, with its review), the v4 posting",
+        "and its review (seed 003), the rwlock commit (seed 004).",
         "",
         "| seed | bug | design | scenario | strategy | schedules to first failure "
         "(budget) | checker | replay token | fixed design |",
