@@ -91,6 +91,31 @@ def munmap_vs_long_batch(m: Machine) -> None:
                      f"callback waited for the {BATCH_S * 1e3:.0f} ms batch on the userptr")
 
 
+def exit_with_long_batch(m: Machine) -> None:
+    """A process exits while a long batch writes one of its userptrs: how long does the
+    teardown of its address space (exit_mmap, the first step of exit) take?"""
+    proc = m.spawn("exiting")
+    gem = _FencedGem(proc)
+    ptr = proc.mmap(0, PAGE, RW, ANON)
+    bo = gem.userptr(ptr, PAGE)
+    batch = _long_batch(gem, bo)
+    took: list[float] = []
+
+    def leave() -> None:
+        t0 = clock.monotonic()
+        proc.mm.exit_mmap()         # what exit does first (its own call then does nothing)
+        took.append(clock.monotonic() - t0)
+        proc.exit(0)
+
+    explore.spawn(leave, "exit")
+    explore.spawn(batch, "gpu-batch")
+    explore.join_all()
+    if took and took[0] >= BATCH_S / 2:
+        explore.fail("exit-waits-for-gpu",
+                     f"exit_mmap took {took[0] * 1e3:.1f} ms of virtual time: the notifier "
+                     f"callback of the exiting task waited for its {BATCH_S * 1e3:.0f} ms batch")
+
+
 def oom_reap_busy_userptr(m: Machine) -> None:
     """The OOM reaper (a non-blockable invalidation, mmap_lock for read) over a busy
     userptr's range."""
@@ -148,6 +173,10 @@ ROWS: tuple[HistoryRow, ...] = (
     HistoryRow("003", "review: submit_done loop", "rework-v4", "v5.13",
                "map-fixed-invalidate", "pct", 60, "assertion", 2,
                "a userptr at index 0 invalidated during submission runs on stale pages"),
+    HistoryRow("004", "rework v5: do not wait when the process is exiting", "rework-v4",
+               "v5.13", "exit-with-long-batch", "pct", 5, "exit-waits-for-gpu", 1,
+               "an exiting process waits in exit_mmap for its own GPU work (with a batch that "
+               "never ends, gem_ctx_persistence.userptr: forever)"),
     # Echoes: the 2014 bugs replanted in today's design (the era's design is not modelled).
     HistoryRow("000", "460822b0b1 use-after-free in invalidate_range_start (echo)",
                "v6.8+free-while-walked", "v6.8", "stress-mm-invalidate-close", "pct", 20,
@@ -162,6 +191,7 @@ ROWS: tuple[HistoryRow, ...] = (
 _FNS: dict[str, Callable[[Machine], object]] = {
     "munmap-vs-long-batch": munmap_vs_long_batch,
     "oom-reap-busy-userptr": oom_reap_busy_userptr,
+    "exit-with-long-batch": exit_with_long_batch,
     "map-fixed-invalidate": catalog.map_fixed_invalidate,
     "stress-mm-invalidate-close": catalog.stress_mm_invalidate_close,
     "invalidate-vs-busy-revalidate": catalog.invalidate_vs_busy_revalidate,

@@ -55,7 +55,7 @@ class WaitingNotifierOps:
         if trace.enabled:
             trace.emit("userptr", "invalidate", obj=self.obj.id, start=rng.start, end=rng.end,
                        event=rng.event.name, seq=cur_seq)
-        if getattr(rng.mm, "exited", False):
+        if self.design.skip_wait_on_exit and getattr(rng.mm, "exited", False):
             return True             # the task is exiting: its objects go away anyway
         self.obj.resv.wait(Usage.BOOKKEEP)
         return True
@@ -63,6 +63,7 @@ class WaitingNotifierOps:
 
 class V5_14(V6_8):
     name = "v5.14"
+    skip_wait_on_exit = True        # PF_EXITING: added in v5 of the rework series
 
     def __init__(self) -> None:
         super().__init__()
