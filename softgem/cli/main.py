@@ -57,8 +57,10 @@ def fuzz(seconds: float, seed: int) -> None:
               help="Print each served ioctl and each invalidation as it happens.")
 @click.option("--memory", default=256, show_default=True,
               help="MiB of frames for pinned pages.")
+@click.option("--design", default="v6.8", show_default=True,
+              help="The userptr design to serve (v5.13, v5.14, v6.8, rework-v4).")
 @click.argument("argv", nargs=-1, required=True, type=click.UNPROCESSED)
-def run(trace_on: bool, memory: int, argv: tuple[str, ...]) -> None:
+def run(trace_on: bool, memory: int, design: str, argv: tuple[str, ...]) -> None:
     """Run PROGRAM with a software i915 at /dev/dri/card0 and renderD128.
 
     Usage: softgem run [--trace] -- PROGRAM ARGS...
@@ -66,7 +68,8 @@ def run(trace_on: bool, memory: int, argv: tuple[str, ...]) -> None:
     from .run import run_program
 
     try:
-        status = run_program(list(argv), trace_on=trace_on, memory=memory << 20)
+        status = run_program(list(argv), trace_on=trace_on, memory=memory << 20,
+                             design=design)
     except KeyboardInterrupt:     # SIGINT before or after the program's run: 128 + SIGINT
         status = 130
     sys.exit(status)
@@ -75,3 +78,7 @@ def run(trace_on: bool, memory: int, argv: tuple[str, ...]) -> None:
 from .explore_cmd import explore_command  # noqa: E402  (registered below the group)
 
 main.add_command(explore_command)
+
+from .history import history_command  # noqa: E402
+
+main.add_command(history_command)

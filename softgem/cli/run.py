@@ -24,8 +24,13 @@ _SHOWN = {("uapi", "ioctl"), ("userptr", "invalidate"), ("userptr", "create"),
           ("host", "mirror"), ("host", "revoke"), ("host", "gem_mmap")}
 
 
-def run_program(argv: list[str], *, trace_on: bool = False, memory: int = 256 << 20) -> int:
-    backend = CoreBackend(memory=memory)
+def run_program(argv: list[str], *, trace_on: bool = False, memory: int = 256 << 20,
+                design: str = "v6.8") -> int:
+    try:
+        backend = CoreBackend(memory=memory, design=design)
+    except ValueError as exc:       # an unknown design: the message lists the known ones
+        print(f"softgem run: {exc}", file=sys.stderr)
+        return 2
     unsubscribe = None
     if trace_on:
         def show(ev: trace.Event) -> None:

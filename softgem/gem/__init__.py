@@ -6,6 +6,7 @@ layer above decodes the ioctl structs.
 
 from __future__ import annotations
 
+from .designs.v6_8 import V6_8
 from .device import GemDevice, GemStatistics, GpuHooks, StoreMirror
 from .faults import FaultPoints
 from .file import RENDER_MINOR_BASE, DrmFile
@@ -44,6 +45,7 @@ __all__ = [
     "ShmemFilp",
     "StoreMirror",
     "Usage",
+    "V6_8",
     "gem_mmap_lookup",
     "is_shmem",
     "is_userptr",

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import random
 from dataclasses import asdict, dataclass
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from ..errors import ENOENT
 from ..mm import FileMapping, PhysMem
@@ -17,6 +17,7 @@ from .faults import FaultPoints
 from .platform import DEFAULT_PLATFORM, Platform
 
 if TYPE_CHECKING:
+    from .designs import UserptrDesign
     from .file import DrmFile
     from .mman_legacy import ShmemFilp
     from .object import GemObject
@@ -63,8 +64,9 @@ class GemStatistics:
 
 class GemDevice:
     def __init__(self, phys: PhysMem, *, rng: random.Random | None = None,
-                 platform: Platform | None = None) -> None:
+                 platform: Platform | None = None, userptr_design: str = "v6.8") -> None:
         from .aperture import GgttAperture
+        from .designs import make_design
         from .master import MasterState
         from .offsets import OffsetManager
         from .shrinker import ShrinkLists
@@ -83,8 +85,8 @@ class GemDevice:
         self._next_id = 1
         self.nr_objects = 0
         self.files: list[DrmFile] = []
-        self.design: Any = None   # userptr design mode (later issues); None = v6.8+
-        self.userptr_impl: Any = None   # an alternative userptr path (the explorer's planted bugs)
+        # The userptr design (softgem.gem.designs): the one seam the core calls userptr through.
+        self.userptr_design: UserptrDesign = make_design(userptr_design)
         self.faults = FaultPoints()
         # Per-device state of other modules, here so that a dropped device frees it all.
         self.aperture = GgttAperture(self)

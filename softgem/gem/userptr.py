@@ -37,18 +37,17 @@ The race the sequence closes (invalidation between the pin and the install)::
     read_retry(notifier, seq) -> True       invalidate_range_end
     unpin, return EAGAIN                    # A never installs stale pages
 
-Rejected alternatives: the 2014 design (one mmu_notifier per mm, an interval tree under a
-spinlock, gup from a worker and cancel work) and the v5.13-v6.7 callbacks that take the notifier
-rwlock and wait for GPU idle; they stay reachable behind :class:`UserptrOps` for later "design"
-modes, but are not the default.
-
-Seam: a device with a ``userptr_impl`` attribute (an object with ``userptr_create``,
-``submit_init``, ``submit_done``) routes those three calls to it; the explorer's planted-bug
-copies of this path (``softgem.scenarios.planted``) use it.  Unset, nothing changes.
+The other eras of this path (v5.13, v5.14, and the explorer's planted-bug copies) live in
+:mod:`softgem.gem.designs`, one module each, behind one typed seam: a device holds its
+``userptr_design`` (a :class:`~softgem.gem.designs.UserptrDesign`, default v6.8), each design
+owns its backing ops (so an object knows its design: ``obj.ops.design``), and the functions
+below only dispatch.  This module keeps what every design shares: the per-object state, the
+backing ops, the creation ladder, the pin loop.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from .. import trace
@@ -58,8 +57,6 @@ from ..notifier import (
     MmuIntervalNotifier,
     mmu_interval_notifier_insert,
     mmu_interval_notifier_remove,
-    mmu_interval_read_begin,
-    mmu_interval_read_retry,
     mmu_interval_set_seq,
 )
 from ..units import PAGE_SHIFT, PAGE_SIZE, Pfn, is_page_aligned
@@ -77,7 +74,10 @@ __all__ = [
     "I915_USERPTR_PROBE",
     "I915_USERPTR_UNSYNCHRONIZED",
     "USERPTR_OPS",
+    "UserptrOps",
     "UserptrState",
+    "check_create_args",
+    "new_userptr",
     "is_userptr",
     "submit_done",
     "submit_init",
@@ -118,10 +118,18 @@ def _state(obj: GemObject) -> UserptrState:
 
 
 def is_userptr(obj: GemObject) -> bool:
-    return obj.ops is USERPTR_OPS or isinstance(obj.ops, UserptrOps)   # (or a planted copy)
+    """The object is asked what it is: its backing ops are userptr ops (of any design)."""
+    return isinstance(obj.ops, UserptrOps)
 
 
-class _UserptrNotifierOps:
+def _design(obj: GemObject) -> Any:
+    ops = obj.ops
+    if not isinstance(ops, UserptrOps):
+        raise SimBug(f"{obj!r} is not a userptr")
+    return ops.design
+
+
+class UserptrNotifierOps:
     """The interval notifier callback (v6.8+): record the sequence, nothing else."""
 
     __slots__ = ("obj_id",)
@@ -138,10 +146,12 @@ class _UserptrNotifierOps:
 
 
 class UserptrOps:
-    """The userptr backing ops (``i915_gem_userptr_ops``)."""
+    """The userptr backing ops (``i915_gem_userptr_ops``); ``design`` is the design that
+    created the object (set by :class:`~softgem.gem.designs.v6_8.V6_8` and its heirs)."""
 
     name = "userptr"
     flags = ObjectFlags.IS_SHRINKABLE | ObjectFlags.NO_MMAP | ObjectFlags.IS_PROXY
+    design: Any = None
 
     def get_pages(self, obj: GemObject) -> SgTable:
         """Build the page list from the vector submit_init installed (EAGAIN if none)."""
@@ -205,13 +215,9 @@ def _drop_ref(obj: GemObject, st: UserptrState) -> None:
 
 
 # -- creation ------------------------------------------------------------------------------------
-def userptr_create(dev: GemDevice, file: DrmFile, mm: UserMm, user_ptr: int, user_size: int,
-                   flags: int) -> int:
-    """GEM_USERPTR: the checks of semantics.md section 1, in order; returns the new handle."""
-    alt = getattr(dev, "userptr_impl", None)    # an alternative userptr path (the explorer's)
-    if alt is not None:
-        handle: int = alt.userptr_create(dev, file, mm, user_ptr, user_size, flags)
-        return handle
+def check_create_args(dev: GemDevice, mm: UserMm, user_ptr: int, user_size: int,
+                      flags: int) -> None:
+    """GEM_USERPTR's checks (semantics.md section 1), in order: the first failure wins."""
     plat = dev.platform
     if not plat.has_llc and not plat.has_snoop:
         raise ENODEV("no coherent userptr without LLC or snooping")
@@ -232,19 +238,30 @@ def userptr_create(dev: GemDevice, file: DrmFile, mm: UserMm, user_ptr: int, use
     if flags & I915_USERPTR_PROBE:
         probe_range(mm, user_ptr, user_size)
 
-    obj = GemObject(dev, user_size, USERPTR_OPS)
+
+def new_userptr(dev: GemDevice, file: DrmFile, mm: UserMm, user_ptr: int, user_size: int,
+                flags: int, ops: UserptrOps,
+                notifier_ops: Callable[[GemObject], Any]) -> int:
+    """The object, its interval notifier (callback ``notifier_ops(obj)``) and its handle."""
+    obj = GemObject(dev, user_size, ops)
     obj.read_domains = obj.write_domain = _DOMAIN_CPU
     obj.readonly = bool(flags & I915_USERPTR_READ_ONLY)
     st = obj.private = UserptrState(user_ptr, mm)
     try:
-        mmu_interval_notifier_insert(st.notifier, mm, user_ptr, user_size,
-                                     _UserptrNotifierOps(obj.id))
+        mmu_interval_notifier_insert(st.notifier, mm, user_ptr, user_size, notifier_ops(obj))
         handle = file.handle_create(obj)
     finally:
         obj.put()  # the handle holds the object now (or nothing does and it is freed)
     if trace.enabled:
         trace.emit("userptr", "create", obj=obj.id, handle=handle, ptr=user_ptr,
                    size=user_size, flags=flags)
+    return handle
+
+
+def userptr_create(dev: GemDevice, file: DrmFile, mm: UserMm, user_ptr: int, user_size: int,
+                   flags: int) -> int:
+    """GEM_USERPTR through the device's design; returns the new handle."""
+    handle: int = dev.userptr_design.userptr_create(dev, file, mm, user_ptr, user_size, flags)
     return handle
 
 
@@ -280,61 +297,17 @@ def _pin_all(obj: GemObject, st: UserptrState) -> list[Pfn]:
 
 
 def submit_init(obj: GemObject, mm: Any) -> None:
-    """Make sure ``obj`` holds pages pinned at the current notifier sequence.
-
-    Raises EFAULT for a caller whose address space is not the creator's, or when a page cannot
-    be pinned; EAGAIN when an invalidation ran while pinning (the caller retries).
-    """
-    alt = getattr(obj.dev, "userptr_impl", None)
-    if alt is not None:
-        alt.submit_init(obj, mm)
-        return
-    st = _state(obj)
-    if st.notifier.mm is not mm:
-        raise EFAULT("userptr used from a foreign address space")
-    seq = mmu_interval_read_begin(st.notifier)
-    with obj.lock:
-        if seq == st.notifier_seq and st.pvec is not None:
-            return
-        _unbind_and_put(obj)
-    pvec = _pin_all(obj, st)
-    obj.dev.faults.run("userptr.after_pin", obj)
-    with obj.lock:
-        against = seq if not st.page_ref else st.notifier_seq
-        if mmu_interval_read_retry(st.notifier, against):
-            unpin_user_pages(obj.dev.phys, pvec, dirty=False)
-            if trace.enabled:
-                trace.emit("userptr", "collision", obj=obj.id, seq=seq)
-            raise EAGAIN("collided with an mmu notifier invalidation")
-        if st.page_ref:
-            # Another thread installed a vector at a still-valid sequence meanwhile.
-            unpin_user_pages(obj.dev.phys, pvec, dirty=False)
-            return
-        st.pvec, st.notifier_seq, st.page_ref = pvec, seq, 1
-        try:
-            obj.get_pages_locked()
-        finally:
-            _drop_ref(obj, st)
-    if trace.enabled:
-        trace.emit("userptr", "pinned", obj=obj.id, npages=len(pvec), seq=seq)
+    """Make sure ``obj`` holds pages pinned at the current notifier sequence (its design's
+    ``submit_init``: EFAULT for a foreign address space or an unpinnable page, EAGAIN when
+    an invalidation ran while pinning)."""
+    _design(obj).submit_init(obj, mm)
 
 
 def submit_done(obj: GemObject) -> None:
     """After the request is built: EAGAIN if an invalidation hit the pinned sequence."""
-    alt = getattr(obj.dev, "userptr_impl", None)
-    if alt is not None:
-        alt.submit_done(obj)
-        return
-    st = _state(obj)
-    if mmu_interval_read_retry(st.notifier, st.notifier_seq):
-        if trace.enabled:
-            trace.emit("userptr", "collision", obj=obj.id, seq=st.notifier_seq)
-        raise EAGAIN("userptr invalidated during submission")
+    _design(obj).submit_done(obj)
 
 
 def validate(obj: GemObject, mm: Any) -> None:
     """SET_DOMAIN's validity probe: submit_init, then pin and unpin the pages."""
-    submit_init(obj, mm)
-    with obj.lock:
-        obj.pin_pages_locked()
-        obj.unpin_pages_locked()
+    _design(obj).validate(obj, mm)

@@ -49,7 +49,6 @@ from typing import TYPE_CHECKING, Any, Protocol
 from .. import trace
 from ..errors import EAGAIN, EINVAL, EIO, ENODEV, ENOENT, ENOSPC, EPERM, KernelError
 from ..gem.resv import Usage
-from ..gem.userptr import is_userptr, submit_done, submit_init
 from . import execbuf_args as A
 from . import reloc as R
 from .exec_fence import EbFence, collect_fences, put_fences, signal_fences
@@ -190,8 +189,8 @@ class Execbuf:
             first = bool(self.args.flags & A.I915_EXEC_BATCH_FIRST)
             if (i == 0) if first else (i == count - 1):
                 self._add_batch(ev)
-            if is_userptr(ev.obj):
-                submit_init(ev.obj, self.mm)
+            if self.gpu.dev.userptr_design.is_userptr(ev.obj):
+                self.gpu.dev.userptr_design.submit_init(ev.obj, self.mm)
                 ev.userptr = True
 
     def _validate(self, ev: A.EbVma) -> None:
@@ -235,8 +234,8 @@ class Execbuf:
         except EAGAIN:
             if not ev.userptr:
                 raise
-            obj, mm = ev.obj, self.mm
-            raise _Unlocked(lambda: submit_init(obj, mm)) from None
+            obj, mm, design = ev.obj, self.mm, self.gpu.dev.userptr_design
+            raise _Unlocked(lambda: design.submit_init(obj, mm)) from None
         ev.pinned = True
         e = ev.entry
         if e.offset != ev.vma.start:
@@ -332,12 +331,11 @@ class Execbuf:
         assert self.ctx is not None
         if self.ctx.closed:
             return errno.ENOENT
-        for ev in self.vmas:
-            if ev.userptr:
-                try:
-                    submit_done(ev.obj)
-                except EAGAIN:
-                    return errno.EAGAIN
+        if any(ev.userptr for ev in self.vmas):
+            try:
+                self.gpu.dev.userptr_design.submit_done_all([ev.obj for ev in self.vmas])
+            except EAGAIN:
+                return errno.EAGAIN
         return 0
 
     def _await_implicit(self, rq: Request) -> None:

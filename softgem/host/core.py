@@ -91,10 +91,10 @@ class CoreBackend:
     """Serves the softgem core to traced programs (see softgem.host.backend.HostBackend)."""
 
     def __init__(self, *, memory: int = 256 << 20, seed: int = 0,
-                 platform: Platform | None = None) -> None:
+                 platform: Platform | None = None, design: str = "v6.8") -> None:
         rng = random.Random(seed)
         self.phys = PhysMem(memory // PAGE_SIZE, rng=rng)
-        self.dev = GemDevice(self.phys, rng=rng, platform=platform)
+        self.dev = GemDevice(self.phys, rng=rng, platform=platform, userptr_design=design)
         self.mirrors = Mirrors(self.phys)
         self.dev.store_mirror = self.mirrors
         self._mms: dict[HostMm, HostUserMm] = {}

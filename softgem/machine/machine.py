@@ -1,7 +1,8 @@
 """The simulated machine: physical memory, one i915 device, and the processes.
 
 ``Machine()`` works with no arguments; keyword options tune the memory size, the seed of every
-random choice (frame-number base, mmap base, GPU addresses), and the platform.  Two machines
+random choice (frame-number base, mmap base, GPU addresses), the platform, and the userptr
+design (``userptr_design="v5.14"``: :mod:`softgem.gem.designs`).  Two machines
 built with the same seed behave identically.
 """
 
@@ -58,7 +59,12 @@ class Counters:
 class Machine:
     """A simulated computer with an i915 GPU."""
 
-    def __init__(self, *, memory: int = 1 << 30, seed: int = 0, platform: Any = None) -> None:
+    def __init__(self, *, memory: int = 1 << 30, seed: int = 0, platform: Any = None,
+                 userptr_design: str = "v6.8") -> None:
+        from ..gem.designs import make_design
+
+        make_design(userptr_design)     # ValueError now (listing the names), not at first use
+        self._userptr_design = userptr_design
         self.seed = seed
         if lockdep.enabled:
             lockdep.prime(LOCK_ORDER)
@@ -78,7 +84,8 @@ class Machine:
     def device(self) -> GemDevice:
         """The i915 device (created on first use)."""
         if self._device is None:
-            dev = GemDevice(self.phys, rng=self.rng, platform=self._platform)
+            dev = GemDevice(self.phys, rng=self.rng, platform=self._platform,
+                            userptr_design=self._userptr_design)
             self._gpu = attach_gpu(dev)
             self._device = dev
         return self._device

@@ -31,12 +31,12 @@ class Scenario:
     max_steps: int = 200_000
     doc: str = ""
     machine_options: dict[str, Any] = field(default_factory=dict)
-    userptr_ops: Any = None         # planted-bug variants swap the userptr path here
+    userptr_ops: Any = None         # a UserptrDesign for the device (planted bugs, history rows)
 
     def make_machine(self) -> Machine:
         m = Machine(memory=64 << 20, **self.machine_options)
         if self.userptr_ops is not None:
-            m.device.userptr_impl = self.userptr_ops
+            m.device.userptr_design = self.userptr_ops
         return m
 
     def body(self) -> None:

@@ -1,7 +1,8 @@
-"""Planted bugs: a copy of the v6.8 userptr path with one known bug switched on.
+"""Planted bugs: the v6.8 userptr design with one known bug switched on.
 
-Selected through the device's ``userptr_impl`` seam (see :mod:`softgem.gem.userptr`), so the
-real path is untouched.  Each bug is one the kernel's history knows:
+Each is a userptr design (:class:`softgem.gem.designs.UserptrDesign`, a subclass of v6.8 with
+a few overrides) set as the device's ``userptr_design``, so the real path is untouched.  Each
+bug is one the kernel's history knows:
 
 ==================  ==========================================================================
 bug                 what the copy does wrong

@@ -1,20 +1,18 @@
-"""The v6.8 userptr path, copied, with switches that plant one bug each (see the package)."""
+"""The v6.8 userptr design with switches that plant one bug each (see the package)."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from ... import trace
-from ...errors import EAGAIN, EFAULT
-from ...gem import GemObject
+from ...errors import EFAULT
+from ...gem import V6_8, GemObject
 from ...gem import userptr as real
 from ...mm import unpin_user_pages
 from ...notifier import (
     MmuIntervalNotifier,
-    mmu_interval_notifier_insert,
     mmu_interval_notifier_remove,
     mmu_interval_read_begin,
-    mmu_interval_read_retry,
     mmu_interval_set_seq,
 )
 from ...sync import Workqueue
@@ -50,6 +48,7 @@ class _Ops(real.UserptrOps):
 
     def __init__(self, impl: PlantedUserptr) -> None:
         self.impl = impl
+        self.design = impl
 
     def release(self, obj: GemObject) -> None:
         st = real._state(obj)
@@ -59,14 +58,15 @@ class _Ops(real.UserptrOps):
         super().release(obj)
 
 
-class PlantedUserptr:
-    """``userptr_impl`` for a device: the real path's logic with ``bug`` planted."""
+class PlantedUserptr(V6_8):
+    """A userptr design for a device (``dev.userptr_design``): v6.8 with ``bug`` planted."""
 
     def __init__(self, bug: str) -> None:
         if bug not in BUGS:
             raise ValueError(f"unknown planted bug {bug!r}; known: {BUGS}")
         self.bug = bug
-        self.ops = _Ops(self)
+        self.name = f"v6.8+{bug}"
+        super().__init__(_Ops(self))
         self._wq: Workqueue | None = None
 
     def defer_remove(self, notifier: MmuIntervalNotifier) -> None:
@@ -79,25 +79,13 @@ class PlantedUserptr:
             wq, self._wq = self._wq, None
             wq.destroy()
 
-    def userptr_create(self, dev: Any, file: Any, mm: Any, user_ptr: int, user_size: int,
-                       flags: int) -> int:
-        if not user_size or user_ptr % 4096 or user_size % 4096:
-            from ...errors import EINVAL
-
-            raise EINVAL("size 0, or pointer or size not page aligned")
-        obj = GemObject(dev, user_size, self.ops)
-        obj.read_domains = obj.write_domain = 0x1
-        obj.readonly = bool(flags & real.I915_USERPTR_READ_ONLY)
-        st = obj.private = real.UserptrState(user_ptr, mm)
-        try:
-            mmu_interval_notifier_insert(st.notifier, mm, user_ptr, user_size,
-                                         _NotifierOps(self, obj))
-            handle: int = file.handle_create(obj)
-        finally:
-            obj.put()
-        return handle
+    def notifier_ops(self, obj: GemObject) -> Any:
+        return _NotifierOps(self, obj)
 
     def submit_init(self, obj: GemObject, mm: Any) -> None:
+        if self.bug != "no-read-retry":
+            super().submit_init(obj, mm)
+            return
         st = real._state(obj)
         if st.notifier.mm is not mm:
             raise EFAULT("userptr used from a foreign address space")
@@ -108,10 +96,6 @@ class PlantedUserptr:
             real._unbind_and_put(obj)
         pvec = real._pin_all(obj, st)
         with obj.lock:
-            against = seq if not st.page_ref else st.notifier_seq
-            if self.bug != "no-read-retry" and mmu_interval_read_retry(st.notifier, against):
-                unpin_user_pages(obj.dev.phys, pvec, dirty=False)
-                raise EAGAIN("collided with an mmu notifier invalidation")
             if st.page_ref:
                 unpin_user_pages(obj.dev.phys, pvec, dirty=False)
                 return
@@ -122,8 +106,5 @@ class PlantedUserptr:
                 real._drop_ref(obj, st)
 
     def submit_done(self, obj: GemObject) -> None:
-        st = real._state(obj)
-        if self.bug == "no-read-retry":
-            return
-        if mmu_interval_read_retry(st.notifier, st.notifier_seq):
-            raise EAGAIN("userptr invalidated during submission")
+        if self.bug != "no-read-retry":
+            super().submit_done(obj)

@@ -1,0 +1,89 @@
+"""The userptr designs: each era of i915's userptr path in its own module, behind one seam.
+
+A device holds one :class:`UserptrDesign` (``dev.userptr_design``); the rest of the core calls
+only the operations below (execbuf: ``is_userptr``, ``submit_init``, ``submit_done_all``; the
+uAPI: ``userptr_create``; SET_DOMAIN: ``validate``) and never branches on a design's name.
+Each design owns its backing ops, whose ``design`` attribute points back to it, so an object
+created by a design is always served by that design.
+
+=======  =========================================================================================
+name     what differs (docs/history.md has the kernel references)
+=======  =========================================================================================
+v6.8     today's default: the notifier callback only records the sequence, never waits
+v5.14    the callback refuses non-blockable ranges, takes ``notifier_lock`` (an rwlock) for
+         write to record the sequence, then waits for the object's GPU work unless the task is
+         exiting; execbuf's submit_done loop runs under the lock for read
+v5.13    the same with ``notifier_lock`` a spinlock (taken for the submit_done loop too)
+=======  =========================================================================================
+
+``rework-v4`` (v5.13 as first posted, with the submit_done loop bug) is registered like the
+eras.  The explorer's planted bugs (``softgem.scenarios.planted``) are designs too (v6.8
+subclasses); they live in the top layer and are set on a device directly, not registered.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+
+if TYPE_CHECKING:
+    from ..device import GemDevice
+    from ..file import DrmFile
+    from ..object import GemObject
+
+__all__ = ["DEFAULT_DESIGN", "UserptrDesign", "design_names", "make_design", "register"]
+
+DEFAULT_DESIGN = "v6.8"
+
+
+@runtime_checkable
+class UserptrDesign(Protocol):
+    """What the core asks of a userptr design."""
+
+    name: str
+
+    def userptr_create(self, dev: GemDevice, file: DrmFile, mm: Any, user_ptr: int,
+                       user_size: int, flags: int) -> int:
+        """GEM_USERPTR: check the arguments, create the object and its handle."""
+
+    def is_userptr(self, obj: GemObject) -> bool: ...
+
+    def submit_init(self, obj: GemObject, mm: Any) -> None:
+        """Pin the pages at the current notifier sequence (EFAULT, EAGAIN)."""
+
+    def submit_done(self, obj: GemObject) -> None:
+        """EAGAIN if an invalidation hit the sequence submit_init pinned at."""
+
+    def submit_done_all(self, objs: Sequence[GemObject]) -> None:
+        """Execbuf's final check over its objects in execbuf order (EAGAIN)."""
+
+    def validate(self, obj: GemObject, mm: Any) -> None:
+        """SET_DOMAIN's validity probe."""
+
+
+_FACTORIES: dict[str, Callable[[], UserptrDesign]] = {}
+
+
+def register(name: str, factory: Callable[[], UserptrDesign]) -> None:
+    if name in _FACTORIES:
+        raise ValueError(f"userptr design {name!r} registered twice")
+    _FACTORIES[name] = factory
+
+
+def _load() -> None:
+    if not _FACTORIES:
+        from . import rework_v4, v5_13, v5_14, v6_8  # noqa: F401  (they register)
+
+
+def design_names() -> list[str]:
+    _load()
+    return sorted(_FACTORIES)
+
+
+def make_design(name: str = DEFAULT_DESIGN) -> UserptrDesign:
+    """A fresh design (per device: some own a device-wide lock); ValueError names the known."""
+    _load()
+    factory = _FACTORIES.get(name)
+    if factory is None:
+        raise ValueError(f"unknown userptr design {name!r}; known: {', '.join(design_names())}")
+    return factory()
