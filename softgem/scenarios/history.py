@@ -19,10 +19,9 @@ from dataclasses import dataclass
 
 from .. import explore, uapi
 from ..errors import EAGAIN
-from ..gpu.sync_file import sync_file_create
+from ..gpu import sync_file_create
 from ..machine import Machine
-from ..mm import NotifierRange, NotifyEvent
-from ..mm.notify import invalidate_range_end, invalidate_range_start
+from ..mm import NotifierRange, NotifyEvent, invalidate_range_end, invalidate_range_start
 from ..sync import Fence, clock, task
 from . import catalog
 from .gem import ANON, RW, Gem
