@@ -21,10 +21,10 @@ _DOC = Path(__file__).resolve().parents[2] / "docs" / "history.md"
               help="Where to write the regenerated history document.")
 def history_command(quick: bool, doc: str) -> None:
     """Show each historical userptr bug found on its design and absent from the fix."""
-    from ..scenarios.history_run import render_doc, run_all
+    from ..scenarios import history_run
 
     console = Console(width=160)
-    results = run_all(quick=quick)
+    results = history_run.run_all(quick=quick)
     table = Table(title="softgem history")
     for col in ("seed", "bug", "design", "scenario", "strategy", "schedules to failure",
                 "checker", "replay token", "fixed design"):
@@ -40,7 +40,7 @@ def history_command(quick: bool, doc: str) -> None:
     console.print("Rows of issue 11 not reproduced yet (the 2014-2015 designs, mmap-v1, fence "
                   "on -EAGAIN, E2BIG): listed with the reasons in the document.",
                   markup=False, highlight=False)
-    Path(doc).write_text(render_doc(results, quick=quick) + "\n")
+    Path(doc).write_text(history_run.render_doc(results, quick=quick) + "\n")
     console.print(f"wrote {doc}", markup=False, highlight=False)
     bad = [r for r in results if not r.ok]
     for r in bad:

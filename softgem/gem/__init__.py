@@ -6,6 +6,7 @@ layer above decodes the ioctl structs.
 
 from __future__ import annotations
 
+from .designs import UserptrDesign, design_names, make_design
 from .designs.v6_8 import V6_8
 from .device import GemDevice, GemStatistics, GpuHooks, StoreMirror
 from .faults import FaultPoints
@@ -45,7 +46,10 @@ __all__ = [
     "ShmemFilp",
     "StoreMirror",
     "Usage",
+    "UserptrDesign",
     "V6_8",
+    "design_names",
+    "make_design",
     "gem_mmap_lookup",
     "is_shmem",
     "is_userptr",

@@ -33,6 +33,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from .. import trace
+from ..abi import (
+    I915_GEM_CREATE_EXT_FLAG_NEEDS_CPU_ACCESS,
+    I915_GEM_CREATE_EXT_MEMORY_REGIONS,
+    I915_GEM_CREATE_EXT_PROTECTED_CONTENT,
+)
 from ..errors import E2BIG, EINVAL, ENODEV
 from ..units import PAGE_SIZE
 from .device import GemDevice
@@ -50,10 +55,7 @@ __all__ = [
     "I915_GEM_CREATE_EXT_FLAG_NEEDS_CPU_ACCESS",
 ]
 
-I915_GEM_CREATE_EXT_MEMORY_REGIONS = 0
-I915_GEM_CREATE_EXT_PROTECTED_CONTENT = 1
 I915_GEM_CREATE_EXT_SET_PAT = 2
-I915_GEM_CREATE_EXT_FLAG_NEEDS_CPU_ACCESS = 1 << 0
 
 _U64 = (1 << 64) - 1
 _MAX_EXTENSIONS = 512            # i915_user_extensions' stack depth

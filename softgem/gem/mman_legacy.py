@@ -24,6 +24,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Protocol
 
+from ..abi import I915_MMAP_WC
 from ..errors import EINVAL, ENODEV, ENXIO, EOPNOTSUPP, KernelError
 from ..mm import VM_WRITE, FileMapping, MappableFile, Vma, VmFault
 from ..posix import MAP_SHARED, PROT_READ, PROT_WRITE
@@ -39,7 +40,6 @@ if TYPE_CHECKING:
 __all__ = ["I915_MMAP_WC", "ShmemFilp", "legacy_mmap", "release_legacy_mmaps", "forget_filp",
            "shmem_filp"]
 
-I915_MMAP_WC = 0x1
 _U64_MAX = (1 << 64) - 1
 
 

@@ -30,6 +30,14 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from .. import trace
+from ..abi import (  # the uAPI header's names
+    DMA_BUF_IOCTL_SYNC,
+    DMA_BUF_SYNC_END,
+    DMA_BUF_SYNC_RW,
+    DMA_BUF_SYNC_WRITE,
+    DRM_CLOEXEC,
+    DRM_RDWR,
+)
 from ..errors import EFAULT, EINVAL, ENODEV, ENOENT, ENOTTY, KernelError, SimBug
 from ..sync import Kref, Mutex
 from ..units import PAGE_SHIFT
@@ -45,13 +53,6 @@ if TYPE_CHECKING:
 
 __all__ = ["DmaBuf", "DRM_CLOEXEC", "DRM_RDWR", "handle_to_fd", "fd_to_handle"]
 
-DRM_CLOEXEC = 0o2000000   # O_CLOEXEC
-DRM_RDWR = 0o2            # O_RDWR
-DMA_BUF_SYNC_READ = 1 << 0
-DMA_BUF_SYNC_WRITE = 2 << 0
-DMA_BUF_SYNC_RW = DMA_BUF_SYNC_READ | DMA_BUF_SYNC_WRITE
-DMA_BUF_SYNC_END = 1 << 2
-DMA_BUF_IOCTL_SYNC = (1 << 30) | (8 << 16) | (ord("b") << 8) | 0   # _IOW('b', 0, u64)
 
 
 class DmaBuf:

@@ -38,6 +38,17 @@ import numpy as np
 import numpy.typing as npt
 
 from .. import trace
+from ..abi import (  # the uAPI header's names
+    I915_BIT_6_SWIZZLE_9,
+    I915_BIT_6_SWIZZLE_9_10,
+    I915_BIT_6_SWIZZLE_9_10_17,
+    I915_BIT_6_SWIZZLE_9_17,
+    I915_BIT_6_SWIZZLE_NONE,
+    I915_BIT_6_SWIZZLE_UNKNOWN,
+    I915_TILING_NONE,
+    I915_TILING_X,
+    I915_TILING_Y,
+)
 from ..errors import EINVAL, ENXIO, EOPNOTSUPP
 from .ops import ObjectFlags
 
@@ -54,17 +65,8 @@ __all__ = [
     "TilingResult", "tiling_ok", "set_tiling", "get_tiling", "tiled_offsets",
 ]
 
-I915_TILING_NONE = 0
-I915_TILING_X = 1
-I915_TILING_Y = 2
 I915_TILING_LAST = I915_TILING_Y
 
-I915_BIT_6_SWIZZLE_NONE = 0
-I915_BIT_6_SWIZZLE_9 = 1
-I915_BIT_6_SWIZZLE_9_10 = 2
-I915_BIT_6_SWIZZLE_UNKNOWN = 5
-I915_BIT_6_SWIZZLE_9_17 = 6
-I915_BIT_6_SWIZZLE_9_10_17 = 7
 
 # The fence register's pitch field, in 128-byte units.
 _GEN7_FENCE_MAX_PITCH_VAL = 0x800

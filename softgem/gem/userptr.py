@@ -51,6 +51,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from .. import trace
+from ..abi import I915_USERPTR_PROBE, I915_USERPTR_READ_ONLY, I915_USERPTR_UNSYNCHRONIZED
 from ..errors import E2BIG, EAGAIN, EBUSY, EFAULT, EINVAL, ENODEV, ENOMEM, SimBug
 from ..mm import pin_user_pages, probe_range, unpin_user_pages
 from ..notifier import (
@@ -85,9 +86,6 @@ __all__ = [
     "validate",
 ]
 
-I915_USERPTR_READ_ONLY = 0x1
-I915_USERPTR_PROBE = 0x2
-I915_USERPTR_UNSYNCHRONIZED = 0x80000000
 _KNOWN_FLAGS = I915_USERPTR_READ_ONLY | I915_USERPTR_PROBE | I915_USERPTR_UNSYNCHRONIZED
 
 ULONG_MAX = (1 << 64) - 1

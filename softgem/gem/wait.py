@@ -28,6 +28,7 @@ from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Protocol
 
 from .. import trace
+from ..abi import I915_ENGINE_CLASS_INVALID as _CLASS_INVALID
 from ..errors import EINVAL, ETIME
 from ..sync import clock as sync_clock
 from .resv import FenceLike, Usage
@@ -40,7 +41,9 @@ if TYPE_CHECKING:
 __all__ = ["EngineFence", "I915_ENGINE_CLASS_INVALID", "busy", "busy_flags", "object_wait",
            "wait"]
 
-I915_ENGINE_CLASS_INVALID = 0xFFFF   # (u16)-1: "some engine", reported as every engine
+#: the header's -1 as the u16 an engine's uabi_class field holds: "some engine", reported as
+#: every engine
+I915_ENGINE_CLASS_INVALID = _CLASS_INVALID & 0xFFFF
 
 
 class EngineFence(FenceLike, Protocol):

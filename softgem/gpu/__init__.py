@@ -97,6 +97,9 @@ __all__ = [
     "sync_file_create",
     "sync_file_get_fence",
     "sync_file_merge",
+    "ChainFence", "Syncobj", "SyncobjFile", "signaled_stub", "syncobj_destroy", "syncobj_find",
+    "syncobj_get_handle", "WAIT_ALL", "WAIT_AVAILABLE", "WAIT_FOR_SUBMIT", "array_wait",
+    "find_fence", "timeout_abs_to_seconds",
 ]
 
 # Requests, engines, execbuf and sync_file build on the names above; imported last.
@@ -108,3 +111,20 @@ from .execbuf_args import ExecArgs, ExecObject
 from .mi import MI_BATCH_BUFFER_END, MI_NOOP
 from .request import Request
 from .sync_file import SyncFile, sync_file_create, sync_file_get_fence, sync_file_merge
+from .syncobj import (
+    ChainFence,
+    Syncobj,
+    SyncobjFile,
+    signaled_stub,
+    syncobj_destroy,
+    syncobj_find,
+    syncobj_get_handle,
+)
+from .syncobj_wait import (
+    WAIT_ALL,
+    WAIT_AVAILABLE,
+    WAIT_FOR_SUBMIT,
+    array_wait,
+    find_fence,
+    timeout_abs_to_seconds,
+)

@@ -69,7 +69,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..sync.deadline import Backoff, Deadline
+from ..sync import Backoff, Deadline
 from . import blitter, mi
 from .hang import CsStopped, GpuHang
 from .mi import ADDR_MASK, GpuMemory

@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 from .. import trace
 from ..errors import SimBug
 from ..sync import (
+    Deadline,
     SpinLock,
     WaitQueue,
     Workqueue,
@@ -36,7 +37,6 @@ from ..sync import (
     fence_context_alloc,
     fence_end_signalling,
 )
-from ..sync.deadline import Deadline
 from . import cmdparser, hang
 from .cmdparser import ENGINE_CLASS_COPY, ENGINE_CLASS_RENDER, CsState
 from .request import CREATED, RUNNING, Request, fatal_error

@@ -30,6 +30,7 @@ from __future__ import annotations
 import struct
 from typing import TYPE_CHECKING, Any
 
+from ..abi import I915_EXEC_FENCE_ARRAY, I915_EXEC_USE_EXTENSIONS
 from ..errors import E2BIG, EFAULT, EINVAL, ENOENT
 from .syncobj import Syncobj, chain_find_seqno, syncobj_find
 
@@ -39,8 +40,6 @@ if TYPE_CHECKING:
 
 __all__ = ["EbFence", "collect_fences", "put_fences", "signal_fences"]
 
-I915_EXEC_USE_EXTENSIONS = 1 << 21
-I915_EXEC_FENCE_ARRAY = 1 << 19
 FENCE_WAIT = 1 << 0
 FENCE_SIGNAL = 1 << 1
 _UNKNOWN = ~(FENCE_WAIT | FENCE_SIGNAL) & 0xFFFFFFFF

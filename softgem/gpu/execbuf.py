@@ -48,7 +48,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from .. import trace
 from ..errors import EAGAIN, EINVAL, EIO, ENODEV, ENOENT, ENOSPC, EPERM, KernelError
-from ..gem.resv import Usage
+from ..gem import Usage
 from . import execbuf_args as A
 from . import reloc as R
 from .exec_fence import EbFence, collect_fences, put_fences, signal_fences

@@ -37,6 +37,32 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
+from ..abi import (  # the uAPI header's names
+    EXEC_OBJECT_ASYNC,
+    EXEC_OBJECT_CAPTURE,
+    EXEC_OBJECT_NEEDS_FENCE,
+    EXEC_OBJECT_NEEDS_GTT,
+    EXEC_OBJECT_PAD_TO_SIZE,
+    EXEC_OBJECT_PINNED,
+    EXEC_OBJECT_SUPPORTS_48B_ADDRESS,
+    EXEC_OBJECT_WRITE,
+    I915_EXEC_BATCH_FIRST,
+    I915_EXEC_BLT,
+    I915_EXEC_BSD,
+    I915_EXEC_BSD_MASK,
+    I915_EXEC_DEFAULT,
+    I915_EXEC_FENCE_ARRAY,
+    I915_EXEC_FENCE_IN,
+    I915_EXEC_FENCE_OUT,
+    I915_EXEC_FENCE_SUBMIT,
+    I915_EXEC_HANDLE_LUT,
+    I915_EXEC_NO_RELOC,
+    I915_EXEC_RENDER,
+    I915_EXEC_RING_MASK,
+    I915_EXEC_SECURE,
+    I915_EXEC_USE_EXTENSIONS,
+    I915_EXEC_VEBOX,
+)
 from ..errors import E2BIG, EFAULT, EINVAL, ENOENT, ENOSPC, KernelError
 from .execbuf_copy import EB_ELEMENT_SIZE, RawArray, copy_in, krealloc_array, kvmalloc_array
 from .vma import (
@@ -68,35 +94,11 @@ __all__ = [
 ]
 
 # -- exec object flags (i915_drm.h) ------------------------------------------------------------
-EXEC_OBJECT_NEEDS_FENCE = 1 << 0
-EXEC_OBJECT_NEEDS_GTT = 1 << 1
-EXEC_OBJECT_WRITE = 1 << 2
-EXEC_OBJECT_SUPPORTS_48B_ADDRESS = 1 << 3
-EXEC_OBJECT_PINNED = 1 << 4
-EXEC_OBJECT_PAD_TO_SIZE = 1 << 5
-EXEC_OBJECT_ASYNC = 1 << 6
-EXEC_OBJECT_CAPTURE = 1 << 7
 EXEC_OBJECT_UNKNOWN_FLAGS = ~((EXEC_OBJECT_CAPTURE << 1) - 1) & ((1 << 64) - 1)
 
 # -- execbuffer2 flags -------------------------------------------------------------------------
-I915_EXEC_RING_MASK = 0x3F
-I915_EXEC_DEFAULT = 0
-I915_EXEC_RENDER = 1
-I915_EXEC_BSD = 2
-I915_EXEC_BLT = 3
-I915_EXEC_VEBOX = 4
 _I915_EXEC_CONSTANTS_MASK = 3 << 6
-I915_EXEC_SECURE = 1 << 9
-I915_EXEC_NO_RELOC = 1 << 11
-I915_EXEC_HANDLE_LUT = 1 << 12
-I915_EXEC_BSD_MASK = 3 << 13
 _I915_EXEC_RESOURCE_STREAMER = 1 << 15
-I915_EXEC_FENCE_IN = 1 << 16
-I915_EXEC_FENCE_OUT = 1 << 17
-I915_EXEC_BATCH_FIRST = 1 << 18
-I915_EXEC_FENCE_ARRAY = 1 << 19
-I915_EXEC_FENCE_SUBMIT = 1 << 20
-I915_EXEC_USE_EXTENSIONS = 1 << 21
 I915_EXEC_UNKNOWN_FLAGS = ~((I915_EXEC_USE_EXTENSIONS << 1) - 1) & ((1 << 64) - 1)
 _ILLEGAL_FLAGS = I915_EXEC_UNKNOWN_FLAGS | _I915_EXEC_CONSTANTS_MASK | \
     _I915_EXEC_RESOURCE_STREAMER

@@ -23,6 +23,7 @@ import ctypes
 import struct
 from typing import Any
 
+from ..abi import SYNC_IOC_FILE_INFO, SYNC_IOC_MERGE
 from ..errors import EFAULT, EINVAL, ENOENT, ENOTTY, KernelError
 from .sync_file import SyncFile, fence_status, sync_file_merge
 
@@ -31,8 +32,6 @@ __all__ = ["SYNC_IOC_FILE_INFO", "SYNC_IOC_MERGE", "sync_file_ioctl"]
 _MERGE = struct.Struct("<32siiII")                 # struct sync_merge_data
 _INFO = struct.Struct("<32siIIIQ")                 # struct sync_file_info
 _FENCE_INFO = struct.Struct("<32s32siIQ")          # struct sync_fence_info
-SYNC_IOC_MERGE = (3 << 30) | (_MERGE.size << 16) | (ord(">") << 8) | 3
-SYNC_IOC_FILE_INFO = (3 << 30) | (_INFO.size << 16) | (ord(">") << 8) | 4
 _O_CLOEXEC = 0o2000000
 
 

@@ -17,8 +17,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from ..errors import EINVAL, ENOENT, ETIME
-from ..sync import Fence, WaitQueue
-from ..sync.deadline import now
+from ..sync import Fence, WaitQueue, now
 from .syncobj import Syncobj, syncobj_find
 
 if TYPE_CHECKING:

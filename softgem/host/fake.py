@@ -12,6 +12,7 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass, field
 
+from ..abi import DRM_IOCTL_I915_GETPARAM, DRM_IOCTL_VERSION, I915_PARAM_CHIPSET_ID
 from ..errors import EINVAL, ENODEV, ENOTTY
 from ..mm.notify import NotifyEvent
 from ..sync import Mutex
@@ -19,9 +20,6 @@ from .task import HostMm, HostTask
 
 __all__ = ["DRM_IOCTL_I915_GETPARAM", "DRM_IOCTL_VERSION", "FakeBackend", "FakeFile"]
 
-DRM_IOCTL_VERSION = 0xC0406400          # DRM_IOWR(0x00, struct drm_version), 64 bytes
-DRM_IOCTL_I915_GETPARAM = 0xC0106446    # DRM_IOWR(0x46, drm_i915_getparam_t), 16 bytes
-I915_PARAM_CHIPSET_ID = 4
 CHIPSET_ID = 0x1912                     # a gen9 (Skylake GT2) integrated part
 
 _VERSION = struct.Struct("<iii4xQQQQQQ")

@@ -35,8 +35,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import EBADF, EMFILE, KernelError, error_for
 from ..gem import DmaBuf
-from ..gpu.sync_file import SyncFile
-from ..gpu.syncobj import SyncobjFile
+from ..gpu import SyncFile, SyncobjFile
 from .seccomp import SECCOMP_IOCTL_NOTIF_ADDFD, seccomp_notif_addfd
 
 if TYPE_CHECKING:

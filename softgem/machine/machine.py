@@ -61,7 +61,7 @@ class Machine:
 
     def __init__(self, *, memory: int = 1 << 30, seed: int = 0, platform: Any = None,
                  userptr_design: str = "v6.8") -> None:
-        from ..gem.designs import make_design
+        from ..gem import make_design
 
         make_design(userptr_design)     # ValueError now (listing the names), not at first use
         self._userptr_design = userptr_design

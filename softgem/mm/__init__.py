@@ -17,6 +17,8 @@ from .notify import (
     NotifierRange,
     NotifierSubscriptions,
     NotifyEvent,
+    invalidate_range_end,
+    invalidate_range_start,
 )
 from .phys import PhysMem
 from .shmem import ShmemFile
@@ -57,6 +59,8 @@ from .vma import (
 from .vmops import MappableFile, VmFault, VmFaultOps, VmOperations
 
 __all__ = [
+    "invalidate_range_end",
+    "invalidate_range_start",
     "AnonVma", "FileMapping", "HasNotifierSubscriptions", "MappableFile", "Mm",
     "NotifierRange", "NotifierSubscriptions", "NotifyEvent", "PhysMem", "ShmemFile",
     "UserMm", "Vma", "VmFault", "VmFaultOps", "VmOperations", "is_cow_mapping",

@@ -19,10 +19,9 @@ from dataclasses import dataclass
 
 from .. import explore, uapi
 from ..errors import EAGAIN
-from ..gpu.sync_file import sync_file_create
+from ..gpu import sync_file_create
 from ..machine import Machine
-from ..mm import NotifierRange, NotifyEvent
-from ..mm.notify import invalidate_range_end, invalidate_range_start
+from ..mm import NotifierRange, NotifyEvent, invalidate_range_end, invalidate_range_start
 from ..sync import Fence, clock, task
 from . import catalog
 from .gem import ANON, RW, Gem
@@ -183,7 +182,7 @@ ROWS: tuple[HistoryRow, ...] = (
                "use-after-free", 2,
                "an invalidation walks an object whose release has not removed its notifier"),
     HistoryRow("000", "380996aab5 cancel userptr from a task (echo)",
-               "v6.8+lock-in-notifier", "v6.8", "invalidate-vs-busy-revalidate", "pct", 60,
+               "v6.8+lock-in-notifier", "v6.8", "invalidate-vs-busy-revalidate", "pct", 900,
                "notifier-waits-for-gpu", 3,
                "the callback takes a lock a submitter holds while it waits for the GPU"),
 )

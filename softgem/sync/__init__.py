@@ -12,6 +12,7 @@ parking, :func:`kthread_run`); :mod:`.clock` is the one clock the core reads.
 from __future__ import annotations
 
 from . import clock, lockdep, task
+from .deadline import Backoff, Deadline, now
 from .fence import (
     FENCE_MAP,
     Fence,
@@ -31,6 +32,9 @@ from .wait import Completion, WaitQueue
 from .workqueue import Work, Workqueue
 
 __all__ = [
+    "Backoff",
+    "Deadline",
+    "now",
     "FENCE_MAP",
     "Completion",
     "Fence",

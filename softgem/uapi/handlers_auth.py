@@ -34,9 +34,9 @@ from ..errors import EBUSY, EINVAL
 from ..gem import MasterState
 
 if TYPE_CHECKING:
+    from ..abi import drm_auth
     from ..gem import DrmFile, GemDevice
     from .context import IoctlContext
-    from .drm import drm_auth
 
 __all__ = [
     "MasterState",

@@ -21,8 +21,7 @@ import ctypes
 from ctypes import c_int32, c_uint64
 from typing import TYPE_CHECKING, Any
 
-from ..errors import EINVAL, EOPNOTSUPP, KernelError
-from .drm import (
+from ..abi import (
     DRM_CAP_PRIME,
     DRM_CAP_SYNCOBJ,
     DRM_CAP_SYNCOBJ_TIMELINE,
@@ -35,6 +34,7 @@ from .drm import (
     drm_unique,
     drm_version,
 )
+from ..errors import EINVAL, EOPNOTSUPP, KernelError
 from .handlers_auth import master_state
 from .usercopy import copy_to_user
 

@@ -12,13 +12,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from ..abi import i915 as I
 from ..errors import EINVAL, ENODEV, EOPNOTSUPP
-from . import i915 as I
 
 if TYPE_CHECKING:
+    from ..abi import drm_i915_getparam
     from ..gem import Platform
     from .context import IoctlContext
-    from .i915 import drm_i915_getparam
 
 __all__ = ["I915_PARAM_OA_TIMESTAMP_FREQUENCY", "I915_PARAM_PXP_STATUS", "KNOWN_PARAMS",
            "getparam", "param_value"]

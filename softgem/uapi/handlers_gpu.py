@@ -22,10 +22,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from ..abi import i915 as I
 from ..errors import EINVAL, ENODEV, ENOENT, KernelError
 from ..gpu import ExecArgs, attach, execbuffer2_ioctl
 from ..gpu import file_priv as contexts
-from . import i915 as I
 
 if TYPE_CHECKING:
     from ..gpu import Gpu

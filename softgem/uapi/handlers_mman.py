@@ -15,14 +15,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from ..abi import i915_user_extension
 from ..errors import EINVAL
 from ..gem import mman
-from .i915 import i915_user_extension
 from .usercopy import copy_from_user
 
 if TYPE_CHECKING:
+    from ..abi import drm_i915_gem_mmap, drm_i915_gem_mmap_offset
     from .context import IoctlContext
-    from .i915 import drm_i915_gem_mmap, drm_i915_gem_mmap_offset
 
 __all__ = ["gem_mmap", "gem_mmap_offset", "user_extensions_none"]
 

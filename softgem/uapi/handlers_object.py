@@ -14,10 +14,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from ..abi import drm as D
+from ..abi import i915 as I
 from ..errors import ETIME
 from ..gem import aperture_info, create, domain, flink, prime, rw, shrinker, tiling, wait
-from . import drm as D
-from . import i915 as I
 from .usercopy import copy_from_user
 
 if TYPE_CHECKING:

@@ -20,9 +20,9 @@ import ctypes
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from ..abi import i915 as I
 from ..errors import EINVAL, ENODEV, KernelError
 from ..units import PAGE_SIZE
-from . import i915 as I
 from .usercopy import copy_from_user, copy_to_user, put_user_s32, read_struct, write_struct
 
 if TYPE_CHECKING:

@@ -16,26 +16,25 @@ from __future__ import annotations
 import struct
 from typing import TYPE_CHECKING
 
+from ..abi import drm as D
 from ..errors import EFAULT, EINVAL, ENOENT, ENOMEM, KernelError
-from ..gpu.sync_file import sync_file_create, sync_file_get_fence
-from ..gpu.syncobj import (
-    ChainFence,
-    Syncobj,
-    SyncobjFile,
-    signaled_stub,
-    syncobj_destroy,
-    syncobj_find,
-    syncobj_get_handle,
-)
-from ..gpu.syncobj_wait import (
+from ..gpu import (
     WAIT_ALL,
     WAIT_AVAILABLE,
     WAIT_FOR_SUBMIT,
+    ChainFence,
+    Syncobj,
+    SyncobjFile,
     array_wait,
     find_fence,
+    signaled_stub,
+    sync_file_create,
+    sync_file_get_fence,
+    syncobj_destroy,
+    syncobj_find,
+    syncobj_get_handle,
     timeout_abs_to_seconds,
 )
-from . import drm as D
 
 if TYPE_CHECKING:
     from ..gem import DrmFile

@@ -13,8 +13,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from ..abi import drm_i915_gem_userptr
     from .context import IoctlContext
-    from .i915 import drm_i915_gem_userptr
 
 __all__ = ["gem_userptr"]
 

@@ -39,8 +39,10 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from .. import trace
+from ..abi import _IOC_NR, _IOC_SIZE, _IOC_TYPE, IOC_IN, IOC_OUT
+from ..abi import drm as D
+from ..abi import i915 as I
 from ..errors import EACCES, EINVAL, ENOTTY, KernelError, SimBug
-from . import drm as D
 from . import handlers_auth as auth
 from . import handlers_core as core
 from . import handlers_getparam as getparam
@@ -50,9 +52,7 @@ from . import handlers_object as obj
 from . import handlers_query as query
 from . import handlers_syncobj as syncobj
 from . import handlers_userptr as userptr
-from . import i915 as I
 from .context import Handler, IoctlContext, Task
-from .ioc import _IOC_NR, _IOC_SIZE, _IOC_TYPE, IOC_IN, IOC_OUT
 from .usercopy import UserArg
 
 if TYPE_CHECKING:

@@ -34,9 +34,7 @@ from hypothesis import strategies as st
 
 import softgem
 from softgem import igt, uapi
-from softgem.posix import MAP_ANONYMOUS, MAP_PRIVATE, PROT_READ, PROT_WRITE
-from softgem.uapi import table
-from softgem.uapi.ioc import (
+from softgem.abi import (
     _IOC,
     _IOC_DIR,
     _IOC_NR,
@@ -46,6 +44,8 @@ from softgem.uapi.ioc import (
     _IOC_TYPE,
     _IOC_WRITE,
 )
+from softgem.posix import MAP_ANONYMOUS, MAP_PRIVATE, PROT_READ, PROT_WRITE
+from softgem.uapi import table
 from softgem.units import PAGE_SIZE, TASK_SIZE
 
 RW = PROT_READ | PROT_WRITE

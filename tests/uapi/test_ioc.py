@@ -6,8 +6,7 @@ import ctypes
 
 import pytest
 
-from softgem.uapi import ioc
-from softgem.uapi.ioc import _IO, _IOC, _IOC_DIR, _IOC_NR, _IOC_SIZE, _IOC_TYPE, _IOR, _IOW, _IOWR
+from softgem.abi import _IO, _IOC, _IOC_DIR, _IOC_NR, _IOC_SIZE, _IOC_TYPE, _IOR, _IOW, _IOWR, ioc
 
 
 @pytest.mark.parametrize(("direction", "type_", "nr", "size"), [

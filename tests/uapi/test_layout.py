@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from softgem.uapi import drm, i915, ioc
+from softgem.abi import drm, i915, ioc
 
 SETUP_HINT = "run scripts/setup (installs gcc, pkg-config and libdrm-dev) and retry"
 HEADER_DIRS = (pathlib.Path("/usr/include/libdrm"), pathlib.Path("/usr/include/drm"))

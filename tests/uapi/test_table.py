@@ -11,12 +11,12 @@ import pytest
 
 import softgem
 from softgem import uapi
+from softgem.abi import _IO, _IOC, _IOC_NR, _IOC_READ, _IOC_WRITE, _IOWR
 from softgem.errors import SimBug
 from softgem.posix import MAP_ANONYMOUS, MAP_PRIVATE, PROT_READ, PROT_WRITE
 from softgem.uapi import table
 from softgem.uapi.drmfd import DrmFd
 from softgem.uapi.handlers_core import DRIVER_DATE, DRIVER_DESC, DRIVER_NAME
-from softgem.uapi.ioc import _IO, _IOC, _IOC_NR, _IOC_READ, _IOC_WRITE, _IOWR
 from softgem.units import PAGE_SIZE, TASK_SIZE
 
 CARD, RENDER = "/dev/dri/card0", "/dev/dri/renderD128"

@@ -11,7 +11,7 @@ import types
 import pytest
 
 from softgem import uapi
-from softgem.uapi import drm, i915, ioc
+from softgem.abi import drm, i915, ioc
 
 CONTRACT = [
     "drm_i915_gem_userptr", "DRM_IOCTL_I915_GEM_USERPTR", "I915_USERPTR_READ_ONLY",

@@ -71,8 +71,7 @@ def register(name: str, factory: Callable[[], UserptrDesign]) -> None:
 
 
 def _load() -> None:
-    if not _FACTORIES:
-        from . import rework_v4, v5_13, v5_14, v6_8  # noqa: F401  (they register)
+    from . import rework_v4, v5_13, v5_14, v6_8  # noqa: F401  (they register, once each)
 
 
 def design_names() -> list[str]:

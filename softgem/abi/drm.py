@@ -19,7 +19,6 @@ import ctypes
 from ctypes import c_int32, c_int64, c_uint8, c_uint16, c_uint32, c_uint64
 from typing import Any
 
-from ..posix import O_CLOEXEC, O_RDWR
 from .ioc import _IO, _IOR, _IOW, _IOWR
 
 
@@ -68,8 +67,8 @@ _DRM_LOCK_HELD = 0x80000000
 _DRM_LOCK_CONT = 0x40000000
 
 # Flags for drm_prime_handle.flags: Linux's open(2) values (not the host's), as in C.
-DRM_RDWR = O_RDWR
-DRM_CLOEXEC = O_CLOEXEC
+DRM_RDWR = 0o2              # O_RDWR (x86-64)
+DRM_CLOEXEC = 0o2000000     # O_CLOEXEC (x86-64)
 
 # --- capabilities (drm_get_cap.capability) --------------------------------------------------
 DRM_CAP_DUMB_BUFFER = 0x1
