@@ -39,6 +39,7 @@ BENCHMARKS: dict[str, tuple[str, str]] = {
     "create-destroy": ("softgem.bench.create_destroy", "bench_create_destroy"),
     "blit": ("softgem.bench.blit", "bench_blit"),
     "host-ioctl": ("softgem.bench.host_ioctl", "bench_host_ioctl"),
+    "host-blit": ("softgem.bench.host_blit", "bench_host_blit"),
 }
 
 

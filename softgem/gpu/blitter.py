@@ -52,6 +52,7 @@ from .mi import ADDR_MASK, GpuMemory
 
 if TYPE_CHECKING:
     from .cmdparser import CsState
+    from .vm import PageWatch
 
 __all__ = [
     "BLT_WRITE_ALPHA", "BLT_WRITE_RGB", "BLT_WRITE_RGBA", "BR13_CLIP_ENABLE", "ROP_COLOR_COPY",
@@ -324,7 +325,18 @@ def _bound_rows(vm: GpuMemory, addr: int, n: int, write: bool) -> npt.NDArray[np
         if len(_rows_cache) >= _ROWS_CACHE_MAX:
             _rows_cache.clear()
         cached = _rows_cache[id(ptes)] = (ptes, rows)
-    return cached[1][off // PAGE_SIZE:(off + n) // PAGE_SIZE]
+    picked = cached[1][off // PAGE_SIZE:(off + n) // PAGE_SIZE]
+    watch = getattr(ptes, "watch", None)    # frames caching other memory (vm.PageWatch)
+    if watch is not None:
+        _announce(watch, picked, write)
+    return picked
+
+
+def _announce(watch: PageWatch, rows: npt.NDArray[np.int64], write: bool) -> None:
+    """Tell ``watch`` of whole-page accesses, one call per run of consecutive frames."""
+    breaks = np.flatnonzero(np.diff(rows) != 1) + 1
+    for chunk in np.split(rows, breaks):
+        watch.gpu_access(int(chunk[0]) * PAGE_SIZE, len(chunk) * PAGE_SIZE, write, write)
 
 
 def _rop3(rop: int, p: npt.NDArray[np.uint8] | None, s: npt.NDArray[np.uint8] | None,

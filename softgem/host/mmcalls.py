@@ -12,6 +12,8 @@ not served in host mode yet; see docs/host-mode.md).
 from __future__ import annotations
 
 import struct
+import threading
+from collections.abc import Callable
 
 from ..errors import ENODEV, ESRCH, KernelError
 from ..mm.notify import NotifyEvent
@@ -28,7 +30,8 @@ from ..posix import (
 from ..units import TASK_SIZE, page_align
 from .listener import Notification
 from .paths import signed32
-from .services import Handler, Reply, Services
+from .services import ANSWERED, Handler, Reply, Services
+from .syscall_exit import wait_syscall_exit
 from .syscalls import CLONE_VM, MADV_DONTNEED_LOCKED, NR
 
 __all__ = ["CLEARING_ADVICE", "MmCalls"]
@@ -47,6 +50,16 @@ def _range(addr: int, length: int) -> tuple[int, int] | None:
     return (addr, end) if end <= TASK_SIZE + 0x1000 and end > addr else None
 
 
+class _Pending(threading.local):
+    """One worker's events of the call it is serving (mremap may raise two)."""
+
+    batching = False
+
+    def __init__(self) -> None:
+        self.ends: list[Callable[[], None]] = []
+        self.holes: list[tuple[int, int] | None] = []
+
+
 def _start_brk(tgid: int) -> int:
     """Field 47 of /proc/PID/stat (counted after the parenthesised command name)."""
     try:
@@ -61,13 +74,15 @@ class MmCalls:
     def __init__(self, svc: Services) -> None:
         self.svc = svc
         self._warned = False
+        self._pending = _Pending()
 
     def table(self) -> dict[int, Handler]:
         def fork(n: Notification) -> Reply:
             return self._event(n, NotifyEvent.PROTECTION_PAGE, 0, TASK_SIZE, "fork")
 
         return {
-            NR["munmap"]: lambda n: self._ranged(n, UNMAP, n.args[0], n.args[1], "munmap"),
+            NR["munmap"]: lambda n: self._ranged(n, UNMAP, n.args[0], n.args[1], "munmap",
+                                                 True),
             NR["mprotect"]: self.sys_mprotect, NR["pkey_mprotect"]: self.sys_mprotect,
             NR["madvise"]: self.sys_madvise, NR["mremap"]: self.sys_mremap,
             NR["mmap"]: self.sys_mmap, NR["brk"]: self.sys_brk,
@@ -77,20 +92,49 @@ class MmCalls:
         }
 
     def _event(self, n: Notification, event: NotifyEvent, start: int, end: int,
-               cause: str) -> Reply:
+               cause: str, hole: bool = False) -> Reply:
+        """Raise the event; when the backend holds the range under invalidation until the
+        call is over, let the call run here, wait for its end (syscall_exit.py), close the
+        invalidation and answer ANSWERED (the call was CONTINUEd already)."""
         svc = self.svc
         if svc.trace:
             svc.trace(f"pid {n.pid}: {cause} -> {event.name} [{start:#x}, {end:#x})")
         try:
-            svc.backend.mm_event(svc.procs.task(n), event, start, end, cause)
+            finish = svc.backend.mm_event(svc.procs.task(n), event, start, end, cause)
         except Exception as exc:      # an event must never fail the program's call
             svc.warn(f"softgem: mm_event({cause}) failed: {exc!r}")
-        return None
+            return None
+        if finish is None:
+            return None
+        pending = self._pending
+        pending.ends.append(finish)
+        pending.holes.append((start, end) if hole else None)
+        return None if pending.batching else self._run_then_finish(n)
+
+    def _run_then_finish(self, n: Notification) -> Reply:
+        pending = self._pending
+        ends, holes = pending.ends, pending.holes
+        pending.ends, pending.holes = [], []
+        try:
+            self.svc.listener.proceed(n.id)
+            tgid = self.svc.procs.task(n).tgid
+            hole = next((h for h in holes if h is not None), None)
+            if not wait_syscall_exit(tgid, n.pid, n.nr, n.args, hole) and self.svc.trace:
+                self.svc.trace(f"pid {n.pid}: end of call {n.nr} not seen; window closed")
+        except OSError:
+            pass                      # the notification is gone (the thread died)
+        finally:
+            for finish in ends:
+                try:
+                    finish()
+                except Exception as exc:
+                    self.svc.warn(f"softgem: invalidate_range_end failed: {exc!r}")
+        return ANSWERED
 
     def _ranged(self, n: Notification, event: NotifyEvent, addr: int, length: int,
-                cause: str) -> Reply:
+                cause: str, hole: bool = False) -> Reply:
         rng = _range(addr, length)
-        return None if rng is None else self._event(n, event, rng[0], rng[1], cause)
+        return None if rng is None else self._event(n, event, rng[0], rng[1], cause, hole)
 
     def sys_mprotect(self, n: Notification) -> Reply:
         return self._ranged(n, NotifyEvent.PROTECTION_VMA, n.args[0], n.args[1], "mprotect")
@@ -106,10 +150,17 @@ class MmCalls:
             return None
         old_len, new_len = page_align(old_len), page_align(new_len)
         if flags & MREMAP_FIXED:
-            self._ranged(n, UNMAP, new_addr, new_len, "mremap")
-            return self._ranged(n, UNMAP, old, old_len, "mremap") if old_len else None
+            pending = self._pending
+            pending.batching = True
+            try:
+                self._ranged(n, UNMAP, new_addr, new_len, "mremap")
+                if old_len:
+                    self._ranged(n, UNMAP, old, old_len, "mremap", True)
+            finally:
+                pending.batching = False
+            return self._run_then_finish(n) if pending.ends else None
         if new_len < old_len:
-            return self._ranged(n, UNMAP, old + new_len, old_len - new_len, "mremap")
+            return self._ranged(n, UNMAP, old + new_len, old_len - new_len, "mremap", True)
         if new_len > old_len and flags & MREMAP_MAYMOVE and old_len:
             return self._ranged(n, UNMAP, old, old_len, "mremap")   # it may move
         return None
@@ -152,7 +203,7 @@ class MmCalls:
                 end = heap.end if heap is not None else start
         except KernelError:
             return None
-        return self._event(n, UNMAP, start, end, "brk") if start < end else None
+        return self._event(n, UNMAP, start, end, "brk", True) if start < end else None
 
     def sys_clone3(self, n: Notification) -> Reply:
         try:

@@ -1,0 +1,227 @@
+"""Host-mode userptr frames as a cache of the program's own pages (``gpu.vm.PageWatch``).
+
+A host-mode pin copies the program's pages into frames of the device's PhysMem (the GPU can
+only address those).  This module makes the frames a *live view*, as the kernel's pinned
+pages are the program's own:
+
+* every frame a :class:`~softgem.host.hostmm.HostUserMm` pins is recorded with its owner
+  (address space, user address);
+* before the GPU first touches a recorded frame in a request, the frame is refreshed from
+  the program (``process_vm_readv``, one call per run contiguous on both sides) -- unless
+  the GPU is about to overwrite the whole page;
+* the byte ranges the GPU may have written are recorded per engine thread and written back
+  into the program (``process_vm_writev``) when the request ends, before its fence signals,
+  so a GEM_WAIT that returns sees the values;
+* when the program unmaps or zaps pinned pages (:meth:`UserFrames.detach`, before the
+  system call runs), the frames are refreshed one last time and forgotten: from then on they
+  are the private copy the kernel's pinned pages would be, and GPU work still pending uses
+  them; nothing is written back into memory the program gave away.
+
+A frame's record may outlive its pin (nothing reports the unpin); it is trusted only while
+the frame is still pinned, and a later pin of the frame overwrites it.
+
+Threads: ``gpu_access``/``begin``/``flush`` run on engine threads, each with its own scope
+(fresh frames, dirty ranges); ``pinned``/``detach``/``forget`` run on supervisor threads
+under ``lock``.  The record arrays are read without the lock (an engine racing a detach may
+refresh a frame once more from memory that is still there, which is harmless).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+import numpy as np
+import numpy.typing as npt
+
+from ..errors import KernelError
+from ..gem.userptr import UserptrState, is_userptr
+from ..sync import SpinLock
+from ..units import PAGE_SHIFT, PAGE_SIZE
+from .procmem import move_frames, read_forced, read_mem, write_mem
+
+if TYPE_CHECKING:
+    from ..gem.object import GemObject
+    from ..mm import PhysMem
+    from .hostmm import HostUserMm
+
+__all__ = ["UserFrames"]
+
+_NONE = -1
+
+
+class _Scope(threading.local):
+    active = False
+    fresh: npt.NDArray[np.bool_] | None = None
+    dirty: list[tuple[int, int]]
+
+    def __init__(self) -> None:
+        self.dirty = []
+
+
+class UserFrames:
+    """The frames of every host-mode userptr pin of one PhysMem."""
+
+    def __init__(self, phys: PhysMem) -> None:
+        self.phys = phys
+        self.base = int(phys.data.ctypes.data)
+        self.lock = SpinLock("host.userframes")
+        n = phys.nr_frames
+        self.addr: npt.NDArray[np.int64] = np.full(n, _NONE, dtype=np.int64)
+        self.owner: npt.NDArray[np.int32] = np.full(n, _NONE, dtype=np.int32)
+        self.mms: dict[int, HostUserMm] = {}
+        self._ids: dict[int, int] = {}        # id(mm) -> index in self.mms
+        self._scope = _Scope()
+
+    # -- records (supervisor threads) ---------------------------------------------------
+    def pinned(self, mm: HostUserMm, start: int, pfns: Sequence[int]) -> None:
+        rows = np.array([self.phys.index(p) for p in pfns], dtype=np.int64)
+        with self.lock:
+            key = self._ids.get(id(mm))
+            if key is None:
+                key = self._ids[id(mm)] = len(self.mms)
+                self.mms[key] = mm
+            self.addr[rows] = start + np.arange(len(rows), dtype=np.int64) * PAGE_SIZE
+            self.owner[rows] = key
+
+    def _rows_of(self, mm: HostUserMm, start: int, end: int) -> npt.NDArray[np.intp]:
+        key = self._ids.get(id(mm))
+        if key is None:
+            return np.empty(0, dtype=np.intp)
+        rows = np.flatnonzero((self.owner == key) & (self.addr >= start) & (self.addr < end))
+        phys = self.phys
+        keep = [r for r in rows if phys.page_maybe_dma_pinned(phys.pfn_of(int(r)))]
+        return np.array(keep, dtype=np.intp)
+
+    def overlaps_pins(self, mm: HostUserMm, start: int, end: int) -> bool:
+        with self.lock:
+            return bool(len(self._rows_of(mm, start, end)))
+
+    def detach(self, mm: HostUserMm, start: int, end: int, *, copy: bool = True) -> int:
+        """The program is about to give up ``[start, end)``: copy the pinned frames aside
+        (a last refresh, unless ``copy`` is False) and stop following the program there.
+        Answers the number of frames detached."""
+        with self.lock:
+            rows = self._rows_of(mm, start, end)
+            if len(rows) and copy:
+                self._refresh_rows(rows)
+            self.owner[rows] = _NONE
+            self.addr[rows] = _NONE
+            return len(rows)
+
+    def forget(self, mm: HostUserMm) -> None:
+        """The address space is gone (exit, exec): drop its records without touching it."""
+        with self.lock:
+            key = self._ids.pop(id(mm), None)
+            if key is None:
+                return
+            self.mms.pop(key, None)
+            gone = self.owner == key
+            self.owner[gone] = _NONE
+            self.addr[gone] = _NONE
+
+    # -- vm.PageWatch (engine threads) ------------------------------------------------------
+    def covers(self, obj: GemObject) -> bool:
+        if not is_userptr(obj):
+            return False
+        st = obj.private
+        return isinstance(st, UserptrState) and self._ids.get(id(st.mm)) is not None
+
+    def begin(self) -> None:
+        scope = self._scope
+        if scope.fresh is None:
+            scope.fresh = np.zeros(self.phys.nr_frames, dtype=np.bool_)
+        else:
+            scope.fresh[:] = False
+        scope.dirty.clear()
+        scope.active = True
+
+    def gpu_access(self, flat_off: int, n: int, write: bool, whole: bool) -> None:
+        scope = self._scope
+        first, last = flat_off >> PAGE_SHIFT, (flat_off + n - 1) >> PAGE_SHIFT
+        if scope.active and scope.fresh is not None:
+            fresh = scope.fresh[first:last + 1]
+            stale = np.flatnonzero(~fresh) + first
+            fresh[:] = True
+        else:
+            stale = np.arange(first, last + 1)
+        if len(stale) and not (write and whole):
+            stale = stale[self.owner[stale] != _NONE]
+            if len(stale):
+                self._refresh_rows(stale)
+        if write and scope.active:
+            scope.dirty.append((flat_off, n))
+
+    def flush(self) -> None:
+        scope = self._scope
+        dirty, scope.dirty = scope.dirty, []
+        scope.active = False
+        for flat_off, n in dirty:
+            self._write_back(flat_off, n)
+
+    # -- moving bytes ----------------------------------------------------------------------
+    def _refresh_rows(self, rows: npt.NDArray[np.intp]) -> None:
+        for key, pieces in self._pieces(rows, 0, PAGE_SIZE, rows * PAGE_SIZE):
+            mm = self.mms.get(key)
+            if mm is not None:
+                self._move(mm.tgid, pieces, write=False)
+
+    def _write_back(self, flat_off: int, n: int) -> None:
+        first, last = flat_off >> PAGE_SHIFT, (flat_off + n - 1) >> PAGE_SHIFT
+        rows = np.arange(first, last + 1)
+        rows = rows[self.owner[rows] != _NONE]
+        if not len(rows):
+            return
+        lo = np.maximum(rows * PAGE_SIZE, flat_off)
+        hi = np.minimum((rows + 1) * PAGE_SIZE, flat_off + n)
+        for key, pieces in self._pieces(rows, lo - rows * PAGE_SIZE, hi - lo, lo):
+            mm = self.mms.get(key)
+            if mm is not None and not mm.exited:
+                self._move(mm.tgid, pieces, write=True)
+
+    def _pieces(self, rows: npt.NDArray[np.intp], inpage: object, length: object,
+                local: npt.NDArray[np.int64]) -> list[tuple[int, list[tuple[int, int, int]]]]:
+        """Per owner, ``(user addr, flat offset, n)`` runs contiguous on both sides."""
+        owner = self.owner[rows]
+        remote = self.addr[rows] + np.asarray(inpage, dtype=np.int64)
+        size = np.broadcast_to(np.asarray(length, dtype=np.int64), rows.shape)
+        ok = (owner != _NONE) & (remote >= 0)
+        owner, remote, size, local = owner[ok], remote[ok], size[ok], local[ok]
+        if not len(owner):
+            return []
+        cut = np.flatnonzero((owner[1:] != owner[:-1]) | (remote[1:] != remote[:-1] + size[:-1])
+                             | (local[1:] != local[:-1] + size[:-1])) + 1
+        starts = np.concatenate(([0], cut))
+        ends = np.concatenate((cut, [len(owner)]))
+        out: dict[int, list[tuple[int, int, int]]] = {}
+        for s, e in zip(starts.tolist(), ends.tolist(), strict=True):
+            total = int(local[e - 1] + size[e - 1] - local[s])
+            out.setdefault(int(owner[s]), []).append((int(remote[s]), int(local[s]), total))
+        return list(out.items())
+
+    def _move(self, pid: int, pieces: list[tuple[int, int, int]], write: bool) -> None:
+        try:
+            done = move_frames(pid, self.base, pieces, write)
+        except KernelError:
+            return          # the program is gone: the frames stay as they are
+        if done == sum(n for _, _, n in pieces):
+            return
+        flat = self.phys.flat
+        for addr, off, n in pieces:     # finish page by page; what faults stays as it is
+            for at in range(0, n, PAGE_SIZE):
+                k = min(PAGE_SIZE, n - at)
+                try:
+                    if write:
+                        write_mem(pid, addr + at, flat[off + at:off + at + k])
+                    else:
+                        flat[off + at:off + at + k] = _read_page(pid, addr + at, k)
+                except KernelError:
+                    continue
+
+
+def _read_page(pid: int, addr: int, n: int) -> bytes:
+    try:
+        return read_mem(pid, addr, n)
+    except KernelError:
+        return read_forced(pid, addr, n)     # a PROT_WRITE-only page
