@@ -75,6 +75,12 @@ class PageWatch(Protocol):
     def gpu_access(self, flat_off: int, n: int, write: bool, whole: bool) -> None:
         """``write``: the bytes may be written; ``whole``: every byte will be (no refresh)."""
 
+    def gpu_copy(self, dst_rows: npt.NDArray[np.int64], src_rows: npt.NDArray[np.int64]
+                 ) -> bool:
+        """The GPU copies whole frames ``src_rows`` onto ``dst_rows`` (both watched): True
+        if the watch moved the bytes itself (the caller then does nothing), False to let
+        the GPU copy the frames after announcing the accesses."""
+
     def begin(self) -> None: ...
 
     def flush(self) -> None: ...

@@ -153,11 +153,42 @@ class UserFrames:
         if write and scope.active:
             scope.dirty.append((flat_off, n))
 
+    def gpu_copy(self, dst_rows: npt.NDArray[np.int64], src_rows: npt.NDArray[np.int64]
+                 ) -> bool:
+        """Whole pages from one program's memory onto watched frames: read the source
+        bytes straight from the program into the destination frames (one move instead of
+        refresh + frame copy).  Only when no source frame is fresh in this request (the
+        GPU may have written it) and every source frame follows the same program."""
+        scope = self._scope
+        if not scope.active or scope.fresh is None or scope.fresh[src_rows].any():
+            return False
+        owner = self.owner[src_rows]
+        key = int(owner[0])
+        if key == _NONE or (owner != key).any() or (self.owner[dst_rows] == _NONE).any():
+            return False
+        mm = self.mms.get(key)
+        if mm is None:
+            return False
+        remote = self.addr[src_rows]
+        cut = np.flatnonzero((np.diff(remote) != PAGE_SIZE) | (np.diff(dst_rows) != 1)) + 1
+        pieces = [(int(remote[a]), int(dst_rows[a]) * PAGE_SIZE, (b - a) * PAGE_SIZE)
+                  for a, b in zip(np.concatenate(([0], cut)).tolist(),
+                                  np.concatenate((cut, [len(src_rows)])).tolist(), strict=True)]
+        try:
+            if move_frames(mm.tgid, self.base, pieces, False) != len(src_rows) * PAGE_SIZE:
+                return False        # the ordinary path refreshes page by page
+        except KernelError:
+            return False
+        scope.fresh[dst_rows] = True
+        for _remote, off, n in pieces:
+            scope.dirty.append((off, n))
+        return True
+
     def flush(self) -> None:
         scope = self._scope
         dirty, scope.dirty = scope.dirty, []
         scope.active = False
-        for flat_off, n in dirty:
+        for flat_off, n in _coalesce(dirty):
             self._write_back(flat_off, n)
 
     # -- moving bytes ----------------------------------------------------------------------
@@ -218,6 +249,18 @@ class UserFrames:
                         flat[off + at:off + at + k] = _read_page(pid, addr + at, k)
                 except KernelError:
                     continue
+
+
+def _coalesce(ranges: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """``(offset, n)`` ranges sorted and merged where they overlap or touch."""
+    out: list[tuple[int, int]] = []
+    for off, n in sorted(ranges):
+        if out and off <= out[-1][0] + out[-1][1]:
+            last_off, last_n = out[-1]
+            out[-1] = (last_off, max(last_n, off + n - last_off))
+        else:
+            out.append((off, n))
+    return out
 
 
 def _read_page(pid: int, addr: int, n: int) -> bytes:
