@@ -1,7 +1,8 @@
 """The real core behind ``softgem run``: a :class:`HostBackend` serving the softgem i915.
 
-One GEM device (with its own PhysMem for pinned snapshots) serves every traced process.  Each
-traced address space gets a :class:`HostUserMm`, created on first use and keyed by the
+One GEM device serves every traced process; its PhysMem's pinned userptr frames follow the
+programs' own pages (userframes.py, plugged into the GPU as its PageWatch).  Each traced
+address space gets a :class:`HostUserMm`, created on first use and keyed by the
 supervisor's :class:`HostMm`, so "is this the creator's address space?" (the userptr EFAULT
 for a forked child) is an identity test, as in the kernel.  ioctls go through the same table
 as the simulated machine; memory events become notifier ranges on that address space.

@@ -2,7 +2,10 @@
 
 Each trapped call is reported to ``backend.mm_event`` with the notifier event the kernel
 would raise (semantics.md section 8) *before* the call proceeds -- the program's thread is
-blocked meanwhile -- and then continues.  These calls are hot (allocators munmap, madvise
+blocked meanwhile -- and then continues.  When the backend holds the range under
+invalidation (a userptr's interval overlaps it), the handler CONTINUEs the call itself,
+waits until it is over in the program (syscall_exit.py) and only then lets the backend
+close the invalidation.  These calls are hot (allocators munmap, madvise
 and move the break all the time), so each handler does arithmetic on the registers and
 nothing else (``brk`` reads ``/proc`` once per process).  Calls the kernel will refuse (unaligned, empty)
 raise no event.  ``mmap`` of a device fd fails with ENODEV (CPU mappings of GEM objects are
@@ -121,8 +124,8 @@ class MmCalls:
             hole = next((h for h in holes if h is not None), None)
             if not wait_syscall_exit(tgid, n.pid, n.nr, n.args, hole) and self.svc.trace:
                 self.svc.trace(f"pid {n.pid}: end of call {n.nr} not seen; window closed")
-        except OSError:
-            pass                      # the notification is gone (the thread died)
+        except (OSError, KernelError):
+            pass                      # the notification or the thread is gone
         finally:
             for finish in ends:
                 try:
