@@ -16,7 +16,7 @@ sys.path.insert(0, str(HERE))
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
-    parser.addoption("--userptr-race-iterations", type=int, default=150,
+    parser.addoption("--userptr-race-iterations", type=int, default=100,
                      help="iterations of the validation-against-munmap race (userptr_live.c)")
 
 

@@ -8,8 +8,11 @@ import pathlib
 from userptr_live_scenario import play
 
 from softgem import Machine
+from softgem.gpu import attach
 from softgem.host import Supervisor
 from softgem.host.core import CoreBackend
+
+HANG_TIMEOUT = 0.2   # the spinner of section 6 holds the blitter this long
 
 
 def _read_steps(path: pathlib.Path) -> dict[str, int]:
@@ -24,11 +27,13 @@ def test_host_mode_userptr_matches_the_simulated_machine(userptr_live: str, race
                                                          tmp_path: pathlib.Path) -> None:
     out = tmp_path / "steps.txt"
     backend = CoreBackend(memory=64 << 20)
+    attach(backend.dev).hang_timeout = HANG_TIMEOUT
     sup = Supervisor(backend, warn=lambda _line: None)
     status = sup.run([userptr_live, str(out), str(race_iterations)])
     assert status == 0 and not sup.errors
     host = _read_steps(out)
     machine = Machine(memory=64 << 20)
+    attach(machine.device).hang_timeout = HANG_TIMEOUT
     simulated = play(machine, race_iterations)
     assert host == simulated
     # the kernel's outcomes, spelled out
@@ -37,6 +42,7 @@ def test_host_mode_userptr_matches_the_simulated_machine(userptr_live: str, race
     assert host["wo_validate"] == 0 and host["wo_read_only_validate"] == -14
     assert host["wo_store_seen"] == 1
     assert host["uffd_validate"] == 0 and host["uffd_contents"] == 1
+    assert host["pending_dst_has_last_src"] == 1 and host["pending_validate_after"] == -14
     counts = backend.counters()
     assert {k: v for k, v in counts.items() if v and k in ("pins", "objects", "handles")} == {}
     assert machine.counters().leaks() == {}

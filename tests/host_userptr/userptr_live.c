@@ -68,14 +68,14 @@ static uint32_t batch(const uint32_t *words, int n)
 	return create.handle;
 }
 
-/* Softpinned objects: handles[i] at 1 MiB * (i + 1); the last one is the batch. */
-static int exec(const uint32_t *handles, int n, uint64_t ring)
+/* Softpinned objects: handles[i] at base + 1 MiB * i; the last one is the batch. */
+static int exec_at(const uint32_t *handles, int n, uint64_t ring, uint64_t base)
 {
 	struct drm_i915_gem_exec_object2 obj[4];
 	memset(obj, 0, sizeof(obj));
 	for (int i = 0; i < n; i++) {
 		obj[i].handle = handles[i];
-		obj[i].offset = (uint64_t)(i + 1) << 20;
+		obj[i].offset = base + ((uint64_t)i << 20);
 		obj[i].flags = EXEC_OBJECT_PINNED | (i < n - 1 ? EXEC_OBJECT_WRITE : 0);
 	}
 	struct drm_i915_gem_execbuffer2 eb = { .buffers_ptr = (uintptr_t)obj, .buffer_count = n,
@@ -85,6 +85,11 @@ static int exec(const uint32_t *handles, int n, uint64_t ring)
 		err = ioc(DRM_IOCTL_I915_GEM_EXECBUFFER2, &eb);
 	while (err == -EAGAIN);
 	return err;
+}
+
+static int exec(const uint32_t *handles, int n, uint64_t ring)
+{
+	return exec_at(handles, n, ring, 1 << 20);
 }
 
 static int gem_wait(uint32_t handle)
@@ -272,6 +277,40 @@ static void userfaultfd_pin_waits(void)
 	close(c.uffd);
 }
 
+/* 6. GPU work pending when the program unmaps its source: the work uses the pages it
+ * pinned, with what the program wrote into them before the munmap. */
+static void pending_work_keeps_unmapped_pages(void)
+{
+	uint32_t *src = anon(SZ, PROT_READ | PROT_WRITE), *dst = anon(SZ, PROT_READ | PROT_WRITE);
+	uint32_t hs, hd, expect = 0;
+	for (int i = 0; i < SZ / 4; i++)
+		src[i] = 0xc0000000u + i;
+	userptr(src, SZ, 0, &hs);
+	userptr(dst, SZ, 0, &hd);
+	/* a spinner (jumps to itself until hang recovery) holds the blitter's timeline */
+	uint32_t spin[] = { 0x18800001 | 0x100, 16 << 20, 0, MI_BATCH_BUFFER_END };
+	uint32_t spinner = batch(spin, 4);
+	step("pending_spinner_exec", exec_at(&spinner, 1, I915_EXEC_BLT, 16 << 20));
+	uint32_t words[] = { XY_SRC_COPY_BLT_CMD | BLT_WRITE_RGBA | 8,
+			     (3 << 24) | (0xCC << 16) | PG, 0, ((SZ / PG) << 16) | (PG / 4),
+			     2 << 20, 0, 0, PG, 1 << 20, 0, MI_BATCH_BUFFER_END, 0 };
+	uint32_t handles[] = { hs, hd, batch(words, 12) };
+	step("pending_blit_exec", exec(handles, 3, I915_EXEC_BLT));   /* pins the source */
+	for (int i = 0; i < SZ / 4; i++)
+		src[i] = 0xd0000000u + i;       /* written into the pinned pages */
+	munmap(src, SZ);                 /* while the blit waits behind the spinner */
+	step("pending_blit_wait", gem_wait(hd));
+	for (int i = 0; i < SZ / 4; i++)
+		expect |= dst[i] ^ (0xd0000000u + i);
+	step("pending_dst_has_last_src", expect == 0);
+	step("pending_validate_after", set_domain(hs));
+	gem_close(handles[2]);
+	gem_close(spinner);
+	gem_close(hs);
+	gem_close(hd);
+	munmap(dst, SZ);
+}
+
 int main(int argc, char **argv)
 {
 	if (argc < 2)
@@ -286,6 +325,7 @@ int main(int argc, char **argv)
 	race_validation_against_munmap(iterations);
 	write_only_pins();
 	userfaultfd_pin_waits();
+	pending_work_keeps_unmapped_pages();
 	fclose(out);
 	return 0;
 }

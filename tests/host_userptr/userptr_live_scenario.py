@@ -21,6 +21,8 @@ RW = PROT_READ | PROT_WRITE
 MI_STORE_DWORD_IMM_GEN4 = (0x20 << 23) | 2
 BBE = 0x0A << 23
 XY_SRC_COPY = (2 << 29) | (0x53 << 22) | (3 << 20) | 8
+MI_BATCH_BUFFER_START_GEN8 = (0x31 << 23) | 1
+MI_BATCH_PPGTT = 1 << 8
 
 _raw_userptr = getattr(igt, "__gem_userptr")
 _raw_set_domain = getattr(igt, "__gem_set_domain")
@@ -44,12 +46,12 @@ class _Client:
         igt.gem_write(self.p, self.fd, h, 0, struct.pack(f"<{len(words)}I", *words))
         return h
 
-    def exec(self, handles: list[int], ring: int) -> int:
+    def exec(self, handles: list[int], ring: int, base: int = 1 << 20) -> int:
         n = len(handles)
         objs = (uapi.drm_i915_gem_exec_object2 * n)()
         for i, h in enumerate(handles):
             objs[i].handle = h
-            objs[i].offset = (i + 1) << 20
+            objs[i].offset = base + (i << 20)
             objs[i].flags = uapi.EXEC_OBJECT_PINNED | (
                 uapi.EXEC_OBJECT_WRITE if i < n - 1 else 0)
         size = ctypes.sizeof(objs)
@@ -163,6 +165,28 @@ def _userfaultfd(c: _Client, steps: dict[str, int]) -> None:
     p.munmap(m, SZ)
 
 
+def _pending(c: _Client, steps: dict[str, int]) -> None:
+    p = c.p
+    src, dst = p.mmap(0, SZ, RW, ANON), p.mmap(0, SZ, RW, ANON)
+    p.write(src, struct.pack(f"<{SZ // 4}I", *((0xC0000000 + i) for i in range(SZ // 4))))
+    _, hs = c.userptr(src, SZ)
+    _, hd = c.userptr(dst, SZ)
+    spinner = c.batch([MI_BATCH_BUFFER_START_GEN8 | MI_BATCH_PPGTT, 16 << 20, 0, BBE])
+    steps["pending_spinner_exec"] = c.exec([spinner], uapi.I915_EXEC_BLT, base=16 << 20)
+    b = c.batch([XY_SRC_COPY, (3 << 24) | (0xCC << 16) | PG, 0, ((SZ // PG) << 16) | (PG // 4),
+                 2 << 20, 0, 0, PG, 1 << 20, 0, BBE, 0])
+    steps["pending_blit_exec"] = c.exec([hs, hd, b], uapi.I915_EXEC_BLT)
+    last = struct.pack(f"<{SZ // 4}I", *((0xD0000000 + i) for i in range(SZ // 4)))
+    p.write(src, last)
+    p.munmap(src, SZ)
+    steps["pending_blit_wait"] = c.wait(hd)
+    steps["pending_dst_has_last_src"] = int(p.read(dst, SZ) == last)
+    steps["pending_validate_after"] = c.set_domain(hs)
+    for h in (b, spinner, hs, hd):
+        c.close(h)
+    p.munmap(dst, SZ)
+
+
 def play(machine: Machine, iterations: int) -> dict[str, int]:
     c = _Client(machine.spawn("userptr_live"))
     steps: dict[str, int] = {}
@@ -171,5 +195,6 @@ def play(machine: Machine, iterations: int) -> dict[str, int]:
     _race(c, steps, iterations)
     _write_only(c, steps)
     _userfaultfd(c, steps)
+    _pending(c, steps)
     c.p.exit()
     return steps
