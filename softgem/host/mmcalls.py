@@ -34,7 +34,7 @@ from ..units import TASK_SIZE, page_align
 from .listener import Notification
 from .paths import signed32
 from .services import ANSWERED, Handler, Reply, Services
-from .syscall_exit import wait_syscall_exit
+from .syscall_exit import Effect, wait_syscall_exit
 from .syscalls import CLONE_VM, MADV_DONTNEED_LOCKED, NR
 
 __all__ = ["CLEARING_ADVICE", "MmCalls"]
@@ -43,6 +43,9 @@ __all__ = ["CLEARING_ADVICE", "MmCalls"]
 CLEARING_ADVICE = (MADV_DONTNEED, MADV_FREE, MADV_REMOVE, MADV_DONTNEED_LOCKED)
 _U64 = struct.Struct("<Q")
 UNMAP, CLEAR = NotifyEvent.UNMAP, NotifyEvent.CLEAR
+#: what a call leaves in its range (besides protection bits): see MmCalls._event
+HOLE: None = None
+UNSEEN, NO_CHANGE = -1, -2
 
 
 def _range(addr: int, length: int) -> tuple[int, int] | None:
@@ -60,7 +63,7 @@ class _Pending(threading.local):
 
     def __init__(self) -> None:
         self.ends: list[Callable[[], None]] = []
-        self.holes: list[tuple[int, int] | None] = []
+        self.effects: list[Effect] = []
 
 
 def _start_brk(tgid: int) -> int:
@@ -85,7 +88,7 @@ class MmCalls:
 
         return {
             NR["munmap"]: lambda n: self._ranged(n, UNMAP, n.args[0], n.args[1], "munmap",
-                                                 True),
+                                                 HOLE),
             NR["mprotect"]: self.sys_mprotect, NR["pkey_mprotect"]: self.sys_mprotect,
             NR["madvise"]: self.sys_madvise, NR["mremap"]: self.sys_mremap,
             NR["mmap"]: self.sys_mmap, NR["brk"]: self.sys_brk,
@@ -95,10 +98,12 @@ class MmCalls:
         }
 
     def _event(self, n: Notification, event: NotifyEvent, start: int, end: int,
-               cause: str, hole: bool = False) -> Reply:
+               cause: str, effect: int | None = UNSEEN) -> Reply:
         """Raise the event; when the backend holds the range under invalidation until the
         call is over, let the call run here, wait for its end (syscall_exit.py), close the
-        invalidation and answer ANSWERED (the call was CONTINUEd already)."""
+        invalidation and answer ANSWERED (the call was CONTINUEd already).  ``effect`` is
+        what the call leaves in the range: HOLE, the protection bits that will cover it,
+        UNSEEN (nothing to look for) or NO_CHANGE (no mapping changes: no wait)."""
         svc = self.svc
         if svc.trace:
             svc.trace(f"pid {n.pid}: {cause} -> {event.name} [{start:#x}, {end:#x})")
@@ -109,20 +114,23 @@ class MmCalls:
             return None
         if finish is None:
             return None
+        if effect == NO_CHANGE:
+            finish()
+            return None
         pending = self._pending
         pending.ends.append(finish)
-        pending.holes.append((start, end) if hole else None)
+        if effect != UNSEEN:
+            pending.effects.append(Effect(start, end, effect))
         return None if pending.batching else self._run_then_finish(n)
 
     def _run_then_finish(self, n: Notification) -> Reply:
         pending = self._pending
-        ends, holes = pending.ends, pending.holes
-        pending.ends, pending.holes = [], []
+        ends, effects = pending.ends, pending.effects
+        pending.ends, pending.effects = [], []
         try:
             self.svc.listener.proceed(n.id)
             tgid = self.svc.procs.task(n).tgid
-            hole = next((h for h in holes if h is not None), None)
-            if not wait_syscall_exit(tgid, n.pid, n.nr, n.args, hole) and self.svc.trace:
+            if not wait_syscall_exit(tgid, n.pid, n.nr, n.args, effects) and self.svc.trace:
                 self.svc.trace(f"pid {n.pid}: end of call {n.nr} not seen; window closed")
         except (OSError, KernelError):
             pass                      # the notification or the thread is gone
@@ -135,17 +143,18 @@ class MmCalls:
         return ANSWERED
 
     def _ranged(self, n: Notification, event: NotifyEvent, addr: int, length: int,
-                cause: str, hole: bool = False) -> Reply:
+                cause: str, effect: int | None = UNSEEN) -> Reply:
         rng = _range(addr, length)
-        return None if rng is None else self._event(n, event, rng[0], rng[1], cause, hole)
+        return None if rng is None else self._event(n, event, rng[0], rng[1], cause, effect)
 
     def sys_mprotect(self, n: Notification) -> Reply:
-        return self._ranged(n, NotifyEvent.PROTECTION_VMA, n.args[0], n.args[1], "mprotect")
+        return self._ranged(n, NotifyEvent.PROTECTION_VMA, n.args[0], n.args[1], "mprotect",
+                            n.args[2] & 7)
 
     def sys_madvise(self, n: Notification) -> Reply:
         if n.args[2] & 0xFFFFFFFF not in CLEARING_ADVICE:
             return None
-        return self._ranged(n, CLEAR, n.args[0], n.args[1], "madvise")
+        return self._ranged(n, CLEAR, n.args[0], n.args[1], "madvise", NO_CHANGE)
 
     def sys_mremap(self, n: Notification) -> Reply:
         old, old_len, new_len, flags, new_addr = n.args[:5]
@@ -158,12 +167,12 @@ class MmCalls:
             try:
                 self._ranged(n, UNMAP, new_addr, new_len, "mremap")
                 if old_len:
-                    self._ranged(n, UNMAP, old, old_len, "mremap", True)
+                    self._ranged(n, UNMAP, old, old_len, "mremap", HOLE)
             finally:
                 pending.batching = False
             return self._run_then_finish(n) if pending.ends else None
         if new_len < old_len:
-            return self._ranged(n, UNMAP, old + new_len, old_len - new_len, "mremap", True)
+            return self._ranged(n, UNMAP, old + new_len, old_len - new_len, "mremap", HOLE)
         if new_len > old_len and flags & MREMAP_MAYMOVE and old_len:
             return self._ranged(n, UNMAP, old, old_len, "mremap")   # it may move
         return None
@@ -177,7 +186,7 @@ class MmCalls:
                               "yet; failing it with ENODEV")
             raise ENODEV("mmap of a device fd in host mode")
         if flags & MAP_FIXED and not flags & MAP_FIXED_NOREPLACE:
-            return self._ranged(n, UNMAP, addr, length, "mmap")
+            return self._ranged(n, UNMAP, addr, length, "mmap", _prot & 7)
         return None
 
     def sys_brk(self, n: Notification) -> Reply:
@@ -206,7 +215,7 @@ class MmCalls:
                 end = heap.end if heap is not None else start
         except KernelError:
             return None
-        return self._event(n, UNMAP, start, end, "brk", True) if start < end else None
+        return self._event(n, UNMAP, start, end, "brk", HOLE) if start < end else None
 
     def sys_clone3(self, n: Notification) -> Reply:
         try:

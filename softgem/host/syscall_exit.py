@@ -13,23 +13,29 @@ pages that are about to go (docs/host-mode.md, "the notifier window").
   call with other arguments;
 * ``/proc/PID/task/TID/wchan`` shows it waiting in a new seccomp notification (any new
   trap of the thread comes after the CONTINUEd call returned);
-* for an unmapping call (``hole``): ``/proc/PID/maps`` shows no mapping left in the range --
-  the effect a later pin would see, published under the program's mmap_lock.
+* the call's effect shows in ``/proc/PID/maps`` (:class:`Effect`), which the kernel
+  publishes under the program's mmap_lock and which is exactly what a later pin reads: for
+  an unmapping call (munmap, brk shrink, mremap's old range) nothing is mapped in the range
+  any more; for mprotect and MAP_FIXED mmap the range is covered with the asked
+  protection.
 
-A running thread reads as ``running``, which cannot tell "still inside munmap" from "back in
-user space"; for calls that leave no hole (MAP_FIXED, madvise, an mremap that grew in place)
-that is answered by the deadline (the caller ends the invalidation anyway).  Under the live
-view those calls leave the range mapped, so a validation inside the window answers what one
-after it answers.
+A running thread reads as ``running``, which cannot tell "still inside the call" from "back
+in user space"; a call whose effect cannot be seen (an mremap that grew in place, or a
+MAP_FIXED/mprotect whose effect was there already) is answered by the deadline, and then
+the effect -- all a pin looks at -- is the same before and after.  MADV_DONTNEED changes no
+mapping at all, so mmcalls ends its invalidation without waiting (contents are the live
+view's business: userframes.py copies the pinned frames aside first).
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
+from typing import NamedTuple
 
 from .procmem import read_maps
 
-__all__ = ["wait_syscall_exit"]
+__all__ = ["Effect", "wait_syscall_exit"]
 
 _FIRST_DELAY = 20e-6
 _MAX_DELAY = 1e-3
@@ -43,12 +49,33 @@ def _read(path: str) -> str | None:
         return None
 
 
-def _unmapped(pid: int, start: int, end: int) -> bool:
+class Effect(NamedTuple):
+    """What the call leaves in ``[start, end)``: ``prot`` None for a hole, else the
+    protection (PROT_READ | PROT_WRITE | PROT_EXEC bits) that must cover the range."""
+
+    start: int
+    end: int
+    prot: int | None
+
+
+def _perms(prot: int) -> str:
+    return ("r" if prot & 1 else "-") + ("w" if prot & 2 else "-") + ("x" if prot & 4 else "-")
+
+
+def _visible(pid: int, effect: Effect) -> bool:
     try:
         vmas = read_maps(pid)
     except Exception:
         return True          # the process is gone: nothing is mapped
-    return not any(v.start < end and v.end > start for v in vmas)
+    hits = [v for v in vmas if v.start < effect.end and v.end > effect.start]
+    if effect.prot is None:
+        return not hits
+    want, addr = _perms(effect.prot), effect.start
+    for v in sorted(hits, key=lambda v: v.start):
+        if v.start > addr or v.perms[:3] != want:
+            return False
+        addr = v.end
+    return addr >= effect.end
 
 
 def _left_call(pid: int, tid: int, nr: int, args: tuple[int, ...]) -> bool:
@@ -73,13 +100,13 @@ def _left_call(pid: int, tid: int, nr: int, args: tuple[int, ...]) -> bool:
 
 
 def wait_syscall_exit(pid: int, tid: int, nr: int, args: tuple[int, ...],
-                      hole: tuple[int, int] | None, timeout: float = 0.25) -> bool:
+                      effects: Sequence[Effect], timeout: float = 0.25) -> bool:
     """Wait until thread ``tid`` of ``pid`` is out of the CONTINUEd call ``nr(args)`` (see
     the module doc); False when the deadline decided."""
     deadline = time.monotonic() + timeout
     delay = _FIRST_DELAY
     while True:
-        if hole is not None and _unmapped(pid, *hole):
+        if effects and all(_visible(pid, e) for e in effects):
             return True
         if _left_call(pid, tid, nr, args):
             return True

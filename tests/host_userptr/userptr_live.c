@@ -151,7 +151,7 @@ static void blit_sees_cpu_writes(void)
 	munmap(dst, SZ);
 }
 
-/* 3. Validation on one thread racing munmap on another. */
+/* 3. Validation on one thread racing munmap (or mprotect PROT_NONE) on another. */
 struct race {
 	uint32_t handle;
 	atomic_int unmapped, stop;
@@ -188,7 +188,10 @@ static void race_validation_against_munmap(int iterations)
 		pthread_create(&t, NULL, validator, &r);
 		for (volatile int spin = 0; spin < (i % 7) * 1000; spin++)
 			;
-		munmap((char *)m + (i % 16) * PG, PG);
+		if (i & 1)   /* odd rounds: mprotect(PROT_NONE), which the pin refuses as well */
+			mprotect((char *)m + (i % 16) * PG, PG, PROT_NONE);
+		else
+			munmap((char *)m + (i % 16) * PG, PG);
 		atomic_store(&r.unmapped, 1);
 		pthread_join(t, NULL);
 		violations += r.valid_after;

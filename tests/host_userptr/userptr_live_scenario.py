@@ -125,8 +125,11 @@ def _race(c: _Client, steps: dict[str, int], iterations: int) -> None:
         p.write(m, b"\1" * SZ)
         _, h = c.userptr(m, SZ)
         c.set_domain(h)                  # the validator ran before munmap
-        p.munmap(m + (i % 16) * PG, PG)
-        err = c.set_domain(h)            # and once after munmap returned
+        if i & 1:
+            p.mprotect(m + (i % 16) * PG, PG, 0)
+        else:
+            p.munmap(m + (i % 16) * PG, PG)
+        err = c.set_domain(h)            # and once after the call returned
         valid_after += err == 0
         efault_after += err == -14
         c.close(h)
