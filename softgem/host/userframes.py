@@ -37,7 +37,7 @@ import numpy.typing as npt
 
 from ..errors import KernelError
 from ..gem.userptr import UserptrState, is_userptr
-from ..sync import SpinLock
+from ..sync import SpinLock, Workqueue
 from ..units import PAGE_SHIFT, PAGE_SIZE
 from .procmem import move_frames, read_forced, read_mem, write_mem
 
@@ -49,6 +49,7 @@ if TYPE_CHECKING:
 __all__ = ["UserFrames"]
 
 _NONE = -1
+_SPLIT_BYTES = 8 << 20      # moves this big are cut in two (UserFrames._move_split)
 
 
 class _Scope(threading.local):
@@ -73,6 +74,7 @@ class UserFrames:
         self.mms: dict[int, HostUserMm] = {}
         self._ids: dict[int, int] = {}        # id(mm) -> index in self.mms
         self._scope = _Scope()
+        self._helper: Workqueue | None = None     # the second mover (see _move_split)
 
     # -- records (supervisor threads) ---------------------------------------------------
     def pinned(self, mm: HostUserMm, start: int, pfns: Sequence[int]) -> None:
@@ -175,7 +177,7 @@ class UserFrames:
                   for a, b in zip(np.concatenate(([0], cut)).tolist(),
                                   np.concatenate((cut, [len(src_rows)])).tolist(), strict=True)]
         try:
-            if move_frames(mm.tgid, self.base, pieces, False) != len(src_rows) * PAGE_SIZE:
+            if self._move_split(mm.tgid, pieces, False) != len(src_rows) * PAGE_SIZE:
                 return False        # the ordinary path refreshes page by page
         except KernelError:
             return False
@@ -231,9 +233,37 @@ class UserFrames:
             out.setdefault(int(owner[s]), []).append((int(remote[s]), int(local[s]), total))
         return list(out.items())
 
+    def _move_split(self, pid: int, pieces: list[tuple[int, int, int]], write: bool) -> int:
+        """``move_frames``, with a big move cut in two halves that run at once, one on a
+        helper worker: a remote move costs a page walk per page of the program (no huge
+        pages there), so it is CPU-bound and two cores halve it.  Answers the bytes moved
+        (all of them, or less: the caller then finishes page by page)."""
+        total = sum(n for _, _, n in pieces)
+        if total < _SPLIT_BYTES:
+            return move_frames(pid, self.base, pieces, write)
+        first, second = _halves(pieces, total // 2 & ~(PAGE_SIZE - 1))
+        if self._helper is None:
+            with self.lock:
+                if self._helper is None:
+                    self._helper = Workqueue("host.userframes")
+        result: list[int] = []
+
+        def other() -> None:
+            try:
+                result.append(move_frames(pid, self.base, second, write))
+            except KernelError:
+                result.append(0)
+
+        work = self._helper.queue(other)
+        try:
+            done = move_frames(pid, self.base, first, write)
+        finally:
+            work.wait()
+        return done + result[0] if result else done
+
     def _move(self, pid: int, pieces: list[tuple[int, int, int]], write: bool) -> None:
         try:
-            done = move_frames(pid, self.base, pieces, write)
+            done = self._move_split(pid, pieces, write)
         except KernelError:
             return          # the program is gone: the frames stay as they are
         if done == sum(n for _, _, n in pieces):
@@ -249,6 +279,25 @@ class UserFrames:
                         flat[off + at:off + at + k] = _read_page(pid, addr + at, k)
                 except KernelError:
                     continue
+
+
+def _halves(pieces: list[tuple[int, int, int]], at: int
+            ) -> tuple[list[tuple[int, int, int]], list[tuple[int, int, int]]]:
+    """``pieces`` cut ``at`` bytes in (a piece that straddles the cut is cut too)."""
+    first: list[tuple[int, int, int]] = []
+    second: list[tuple[int, int, int]] = []
+    seen = 0
+    for addr, off, n in pieces:
+        if seen >= at:
+            second.append((addr, off, n))
+        elif seen + n <= at:
+            first.append((addr, off, n))
+        else:
+            k = at - seen
+            first.append((addr, off, k))
+            second.append((addr + k, off + k, n - k))
+        seen += n
+    return first, second
 
 
 def _coalesce(ranges: list[tuple[int, int]]) -> list[tuple[int, int]]:

@@ -83,3 +83,42 @@ def test_a_detached_frame_is_a_private_copy() -> None:
     for pfn in pfns:
         phys.unpin_page(pfn)
     assert frames.detach(mm, start, start + 2 * PAGE_SIZE) == 0   # unpinned: not followed
+
+
+def test_a_big_move_runs_in_two_halves_and_moves_every_byte() -> None:
+    npages = (8 << 20) // PAGE_SIZE + 3          # past the split threshold, not even
+    phys = PhysMem(npages + 8)
+    frames = UserFrames(phys)
+    mm = _Mm()
+    buf = np.zeros((npages + 1) * PAGE_SIZE, dtype=np.uint8)
+    start = (buf.ctypes.data + PAGE_SIZE - 1) & ~(PAGE_SIZE - 1)
+    view = buf[start - buf.ctypes.data:][:npages * PAGE_SIZE]
+    view[:] = np.arange(len(view), dtype=np.uint64).astype(np.uint8) ^ 0x5A
+    pfns: list[int] = []
+    for _ in range(npages):
+        new = phys.alloc_page()
+        phys.pin_page(new)
+        phys.put_page(new)
+        pfns.append(new)
+    frames.pinned(mm, start, pfns)  # type: ignore[arg-type]
+    frames.begin()
+    for pfn in pfns:                # scattered or not, each frame is refreshed once
+        frames.gpu_access(_flat(phys, pfn), PAGE_SIZE, False, False)
+    frames.flush()
+    got = np.concatenate([phys.page(pfn) for pfn in pfns])
+    assert (got == view).all()
+    rows = np.array([phys.index(p) for p in pfns], dtype=np.int64)
+    frames.begin()                  # and the whole-page copy path writes them all back
+    view[:] = 0
+    assert frames.gpu_copy(rows, rows)
+    frames.flush()
+    assert (view == 0).all()        # read back from the program, then written: unchanged
+    frames.begin()
+    for pfn in pfns:
+        phys.page(pfn)[:] = 0xEE
+    for pfn in pfns:                # whole-page GPU writes, coalesced into big write-backs
+        frames.gpu_access(_flat(phys, pfn), PAGE_SIZE, True, True)
+    frames.flush()
+    assert (view == 0xEE).all()
+    for pfn in pfns:
+        phys.unpin_page(pfn)
