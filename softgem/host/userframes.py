@@ -22,7 +22,7 @@ the frame is still pinned, and a later pin of the frame overwrites it.
 
 Threads: ``gpu_access``/``begin``/``flush`` run on engine threads, each with its own scope
 (fresh frames, dirty ranges); ``pinned``/``detach``/``forget`` run on supervisor threads
-under ``lock``.  The record arrays are read without the lock (an engine racing a detach may
+under ``lock`` (a mutex: a detach copies the frames aside under it).  The record arrays are read without the lock (an engine racing a detach may
 refresh a frame once more from memory that is still there, which is harmless).
 """
 
@@ -37,7 +37,7 @@ import numpy.typing as npt
 
 from ..errors import KernelError
 from ..gem.userptr import UserptrState, is_userptr
-from ..sync import SpinLock, Workqueue
+from ..sync import Mutex, SpinLock, Workqueue
 from ..units import PAGE_SHIFT, PAGE_SIZE
 from .procmem import move_frames, read_forced, read_mem, write_mem
 
@@ -67,7 +67,7 @@ class UserFrames:
     def __init__(self, phys: PhysMem) -> None:
         self.phys = phys
         self.base = int(phys.data.ctypes.data)
-        self.lock = SpinLock("host.userframes")
+        self.lock = Mutex("host.userframes")     # detach moves bytes under it: it sleeps
         n = phys.nr_frames
         self.addr: npt.NDArray[np.int64] = np.full(n, _NONE, dtype=np.int64)
         self.owner: npt.NDArray[np.int32] = np.full(n, _NONE, dtype=np.int32)
@@ -75,6 +75,7 @@ class UserFrames:
         self._ids: dict[int, int] = {}        # id(mm) -> index in self.mms
         self._scope = _Scope()
         self._helper: Workqueue | None = None     # the second mover (see _move_split)
+        self._helper_lock = SpinLock("host.userframes_helper")
 
     # -- records (supervisor threads) ---------------------------------------------------
     def pinned(self, mm: HostUserMm, start: int, pfns: Sequence[int]) -> None:
@@ -243,7 +244,7 @@ class UserFrames:
             return move_frames(pid, self.base, pieces, write)
         first, second = _halves(pieces, total // 2 & ~(PAGE_SIZE - 1))
         if self._helper is None:
-            with self.lock:
+            with self._helper_lock:
                 if self._helper is None:
                     self._helper = Workqueue("host.userframes")
         result: list[int] = []
