@@ -54,6 +54,7 @@ from .mi import ADDR_MASK, GpuMemory
 
 if TYPE_CHECKING:
     from .cmdparser import CsState
+    from .vm import PageWatch
 
 __all__ = [
     "BLT_WRITE_ALPHA", "BLT_WRITE_RGB", "BLT_WRITE_RGBA", "BR13_CLIP_ENABLE", "ROP_COLOR_COPY",
@@ -280,8 +281,15 @@ def copy_linear(vm: GpuMemory, dst: int, src: int, n: int) -> None:
     """Copy ``n`` bytes between GPU addresses: one slice per pair of overlapping runs, or,
     for whole pages scattered over many frames, one numpy gather/scatter of frame rows."""
     if not (src | dst | n) & (PAGE_SIZE - 1):
-        d_rows = _bound_rows(vm, dst, n, True)
-        s_rows = _bound_rows(vm, src, n, False) if d_rows is not None else None
+        d_rows, d_watch = _bound_rows(vm, dst, n, True)
+        s_rows, s_watch = _bound_rows(vm, src, n, False) if d_rows is not None else (None, None)
+        if d_rows is not None and s_rows is not None and s_watch is not None and \
+                s_watch is d_watch and s_watch.gpu_copy(d_rows, s_rows):
+            return      # the watch moved the bytes itself (straight from where they live)
+        if d_watch is not None and d_rows is not None:
+            _announce(d_watch, d_rows, True)
+        if s_watch is not None and s_rows is not None:
+            _announce(s_watch, s_rows, False)
         if d_rows is not None and s_rows is not None and not (
                 _consecutive(d_rows) and _consecutive(s_rows)):
             frames = vm.flat.reshape(-1, PAGE_SIZE)
@@ -327,16 +335,18 @@ _rows_cache: dict[int, tuple[object, npt.NDArray[np.int64]]] = {}
 _ROWS_CACHE_MAX = 64
 
 
-def _bound_rows(vm: GpuMemory, addr: int, n: int, write: bool) -> npt.NDArray[np.int64] | None:
+def _bound_rows(vm: GpuMemory, addr: int, n: int, write: bool
+                ) -> tuple[npt.NDArray[np.int64] | None, PageWatch | None]:
     """The frame row of each page of ``[addr, addr + n)`` when one bound vma maps all of it
-    (writably, if ``write``); None otherwise (the caller walks ``resolve`` runs instead)."""
+    (writably, if ``write``), with the binding's PageWatch; None otherwise (the caller walks
+    ``resolve`` runs instead).  The caller announces the access to the watch."""
     vma = vm.vma_at(addr)
     ptes = vma.ptes if vma is not None else None
     if vma is None or ptes is None or (write and not ptes.writable):
-        return None
+        return None, None
     off = addr - vma.node.start
     if off + n > ptes.nbytes:
-        return None
+        return None, None
     cached = _rows_cache.get(id(ptes))
     if cached is None or cached[0] is not ptes:
         seg_off = np.array(ptes.seg_off, dtype=np.int64) // PAGE_SIZE
@@ -346,7 +356,15 @@ def _bound_rows(vm: GpuMemory, addr: int, n: int, write: bool) -> npt.NDArray[np
         if len(_rows_cache) >= _ROWS_CACHE_MAX:
             _rows_cache.clear()
         cached = _rows_cache[id(ptes)] = (ptes, rows)
-    return cached[1][off // PAGE_SIZE:(off + n) // PAGE_SIZE]
+    watch: PageWatch | None = getattr(ptes, "watch", None)   # frames caching other memory
+    return cached[1][off // PAGE_SIZE:(off + n) // PAGE_SIZE], watch
+
+
+def _announce(watch: PageWatch, rows: npt.NDArray[np.int64], write: bool) -> None:
+    """Tell ``watch`` of whole-page accesses, one call per run of consecutive frames."""
+    breaks = np.flatnonzero(np.diff(rows) != 1) + 1
+    for chunk in np.split(rows, breaks):
+        watch.gpu_access(int(chunk[0]) * PAGE_SIZE, len(chunk) * PAGE_SIZE, write, write)
 
 
 def _rop3(rop: int, p: npt.NDArray[np.uint8] | None, s: npt.NDArray[np.uint8] | None,

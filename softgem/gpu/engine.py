@@ -178,14 +178,19 @@ class Engine:
         if stop:
             return
         failure: hang.GpuHang | None = None
+        watch = getattr(self.gpu, "page_watch", None)   # vm.PageWatch (host-mode userptr)
         cookie = fence_begin_signalling()
         try:
+            if watch is not None:
+                watch.begin()
             cmdparser.execute(rq.vm, rq.batch_start, rq.batch_len, cs)
         except hang.GpuHang as exc:
             failure = exc
         except hang.CsStopped as exc:
             rq.set_error_once(exc.errno)
         finally:
+            if watch is not None:
+                watch.flush()       # what the GPU wrote goes home before the fence signals
             fence_end_signalling(cookie)
             rq.cs = None
         if failure is not None:

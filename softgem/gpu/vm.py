@@ -11,6 +11,9 @@ they are discarded; the kernel relies on that for ``I915_USERPTR_READ_ONLY``).
 :meth:`AddressSpace.resolve` is the one translation primitive: it answers runs of
 ``(offset into phys.flat, nbytes, writable)`` with physically contiguous pages merged, so a
 blit over a contiguous buffer is one slice per row, and a scratch run has offset ``-1``.
+Every GPU access to a binding whose frames cache memory living elsewhere (a
+:class:`PageWatch`, host mode's userptr) is announced there first: ``resolve`` and the
+blitter's whole-page path are the only two ways to the frames.
 
 Concurrency: ``mutex`` (class "gpu.vm_mutex", after the object lock in the lock order; never
 held while waiting on a fence) serialises allocation, binding and the pin counts.  Readers
@@ -35,7 +38,7 @@ from __future__ import annotations
 import bisect
 from collections import OrderedDict
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -52,19 +55,44 @@ if TYPE_CHECKING:
     from .gpu import Gpu
     from .vma import GpuVma
 
-__all__ = ["AddressSpace", "Ptes", "Run", "SCRATCH"]
+__all__ = ["AddressSpace", "PageWatch", "Ptes", "Run", "SCRATCH"]
 
 #: A run of ``resolve``: (byte offset into ``phys.flat`` or SCRATCH, nbytes, writable).
 Run = tuple[int, int, bool]
 SCRATCH = -1
 
 
+class PageWatch(Protocol):
+    """Frames that cache memory living elsewhere (host mode's userptr pages are the traced
+    program's own).  The GPU layer only calls it; the owner of that memory implements it and
+    plugs it in as ``gpu.page_watch``.  Every GPU access to a watched binding's frames is
+    announced before the bytes move (:meth:`gpu_access`, byte offsets into ``phys.flat``);
+    the engine brackets each request with :meth:`begin` and :meth:`flush` (on the engine's
+    thread, before the request's fence signals), where the bytes the GPU wrote go home."""
+
+    def covers(self, obj: GemObject) -> bool: ...
+
+    def gpu_access(self, flat_off: int, n: int, write: bool, whole: bool) -> None:
+        """``write``: the bytes may be written; ``whole``: every byte will be (no refresh)."""
+
+    def gpu_copy(self, dst_rows: npt.NDArray[np.int64], src_rows: npt.NDArray[np.int64]
+                 ) -> bool:
+        """The GPU copies whole frames ``src_rows`` onto ``dst_rows`` (both watched): True
+        if the watch moved the bytes itself (the caller then does nothing), False to let
+        the GPU copy the frames after announcing the accesses."""
+
+    def begin(self) -> None: ...
+
+    def flush(self) -> None: ...
+
+
 class Ptes:
     """The page-table entries of one bound vma, as the page walk needs them."""
 
-    __slots__ = ("nbytes", "seg_flat", "seg_off", "writable")
+    __slots__ = ("nbytes", "seg_flat", "seg_off", "watch", "writable")
 
-    def __init__(self, pages: SgTable, base_pfn: int, writable: bool) -> None:
+    def __init__(self, pages: SgTable, base_pfn: int, writable: bool,
+                 watch: PageWatch | None = None) -> None:
         offs: list[int] = []
         flat: list[int] = []
         pos = 0
@@ -76,6 +104,7 @@ class Ptes:
         self.seg_flat = flat       # byte offset of each segment within phys.flat
         self.nbytes = pos
         self.writable = writable
+        self.watch = watch         # set when the frames cache memory living elsewhere
 
     def runs(self, off: int, n: int) -> Iterator[tuple[int, int]]:
         """(flat offset, nbytes) covering object bytes ``[off, off + n)``, n > 0, in range."""
@@ -229,7 +258,10 @@ class AddressSpace:
         if vma.node is None or not vma.node.allocated or vma.pages is None:
             raise SimBug(f"bind of {vma!r} without a node or pages")
         writable = not (vma.readonly and self.has_read_only)
-        vma.ptes = Ptes(vma.pages, self.phys.base_pfn, writable)
+        watch: PageWatch | None = getattr(self.gpu, "page_watch", None)
+        if watch is not None and not watch.covers(vma.obj):
+            watch = None
+        vma.ptes = Ptes(vma.pages, self.phys.base_pfn, writable, watch)
         if trace.enabled:
             trace.emit("gpu", "bind", vm=self.name, obj=vma.obj_id, start=vma.node.start,
                        size=vma.node.size, ro=not writable)
@@ -271,7 +303,10 @@ class AddressSpace:
                 addr = limit
                 continue
             mapped = min(limit - addr, ptes.nbytes - off)
+            watch = ptes.watch
             for flat_off, n in ptes.runs(off, mapped):
+                if watch is not None and (ptes.writable or not write):
+                    watch.gpu_access(flat_off, n, write, False)
                 _add(runs, flat_off, n, ptes.writable)
             addr += mapped
         if sync_task.runtime is not None:     # explored: checkers see what the GPU touches

@@ -53,6 +53,7 @@ concurrently; the backend does its own locking (through softgem.sync).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Protocol
 
 from ..mm.notify import NotifyEvent
@@ -88,8 +89,10 @@ class HostBackend(Protocol):
         ...
 
     def mm_event(self, task: HostTask, event: NotifyEvent, start: int, end: int,
-                 cause: str) -> None:
-        """``[start, end)`` of ``task.mm`` is about to change (see the table above)."""
+                 cause: str) -> Callable[[], None] | None:
+        """``[start, end)`` of ``task.mm`` is about to change (see the table above).  An
+        answer other than None is called once the call has really happened in the program
+        (``invalidate_range_end``; softgem.host.syscall_exit)."""
         ...
 
     def mm_fork(self, parent: HostTask, child: HostTask) -> None:

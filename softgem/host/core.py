@@ -1,7 +1,8 @@
 """The real core behind ``softgem run``: a :class:`HostBackend` serving the softgem i915.
 
-One GEM device (with its own PhysMem for pinned snapshots) serves every traced process.  Each
-traced address space gets a :class:`HostUserMm`, created on first use and keyed by the
+One GEM device serves every traced process; its PhysMem's pinned userptr frames follow the
+programs' own pages (userframes.py, plugged into the GPU as its PageWatch).  Each traced
+address space gets a :class:`HostUserMm`, created on first use and keyed by the
 supervisor's :class:`HostMm`, so "is this the creator's address space?" (the userptr EFAULT
 for a forked child) is an identity test, as in the kernel.  ioctls go through the same table
 as the simulated machine; memory events become notifier ranges on that address space.
@@ -11,11 +12,13 @@ from __future__ import annotations
 
 import os
 import random
+from collections.abc import Callable
 from typing import Any
 
 from .. import trace
 from ..errors import EINVAL, ENODEV, ENOTTY
 from ..gem import DmaBuf, DrmFile, GemDevice, Platform, gem_mmap_lookup
+from ..gpu import attach as attach_gpu
 from ..mm import NotifierRange, NotifyEvent, PhysMem
 from ..mm import notify as mm_notify
 from ..sync import SpinLock
@@ -26,6 +29,7 @@ from .drmfile import FileTable
 from .hostfds import HostFds
 from .hostmm import HostUserMm, current
 from .task import HostMm, HostTask
+from .userframes import UserFrames
 
 __all__ = ["CoreBackend"]
 
@@ -87,6 +91,17 @@ class _CoreTask:
                 return
 
 
+def _overlaps(subs: Any, start: int, end: int) -> bool:
+    """Whether an interval subscription (or a whole-mm notifier) may care about the range."""
+    if getattr(subs, "hlist", None):
+        return True
+    itree = getattr(subs, "itree", None)
+    if itree is None:
+        return True
+    with subs.lock:
+        return bool(itree.overlapping(start, end))
+
+
 class CoreBackend:
     """Serves the softgem core to traced programs (see softgem.host.backend.HostBackend)."""
 
@@ -97,6 +112,9 @@ class CoreBackend:
         self.dev = GemDevice(self.phys, rng=rng, platform=platform, userptr_design=design)
         self.mirrors = Mirrors(self.phys)
         self.dev.store_mirror = self.mirrors
+        # userptr frames are a live view of the programs' pages (userframes.py)
+        self.frames = UserFrames(self.phys)
+        attach_gpu(self.dev).page_watch = self.frames  # type: ignore[attr-defined]
         self._mms: dict[HostMm, HostUserMm] = {}
         self._lock = SpinLock("host.core_mms")
         self.fds: HostFds | None = None
@@ -112,7 +130,7 @@ class CoreBackend:
         with self._lock:
             mm = self._mms.get(host)
             if mm is None:
-                mm = self._mms[host] = HostUserMm(host, self.phys, self.mirrors)
+                mm = self._mms[host] = HostUserMm(host, self.phys, self.mirrors, self.frames)
             return mm
 
     # -- files --------------------------------------------------------------------------------
@@ -180,16 +198,27 @@ class CoreBackend:
 
     # -- address spaces -------------------------------------------------------------------
     def mm_event(self, task: HostTask, event: NotifyEvent, start: int, end: int,
-                 cause: str) -> None:
+                 cause: str) -> Callable[[], None] | None:
+        """``invalidate_range_start`` now (before the call runs); the answer, called by the
+        supervisor once the call is over in the program, is ``invalidate_range_end``.  Only
+        when an interval subscription overlaps the range; otherwise nothing (the fast path).
+        Pinned frames the call takes away from the program (UNMAP, CLEAR) are copied aside
+        first: GPU work still pending keeps the old contents, as the kernel's pinned pages."""
         with self._lock:
             mm = self._mms.get(task.mm)
-        if mm is None or mm.notifier_subscriptions is None or not start < end:
-            return  # nobody listens: the fast path
+        subs = mm.notifier_subscriptions if mm is not None else None
+        if mm is None or subs is None or not start < end or not _overlaps(subs, start, end):
+            return None
         if trace.enabled:
             trace.emit("host", "mm_event", pid=task.pid, cause=cause, start=start, end=end)
+        if event in (NotifyEvent.UNMAP, NotifyEvent.CLEAR):
+            self.frames.detach(mm, start, end)
         rng = NotifierRange(mm, start, end, event)
         mm_notify.invalidate_range_start(mm, rng)
-        mm_notify.invalidate_range_end(mm, rng)
+        if cause in ("exit_group", "execve", "fork"):
+            mm_notify.invalidate_range_end(mm, rng)   # nothing to wait for: the mm goes
+            return None                               # or is only write-protected
+        return lambda: mm_notify.invalidate_range_end(mm, rng)
 
     def mm_fork(self, parent: HostTask, child: HostTask) -> None:
         """The child's address space starts with no userptr of its own (created lazily)."""
@@ -207,6 +236,7 @@ class CoreBackend:
         if mm is None or mm.exited:
             return
         mm.exited = True
+        self.frames.forget(mm)
         mm_notify.release(mm)
         rng = NotifierRange(mm, 0, TASK_SIZE, NotifyEvent.UNMAP)
         mm_notify.invalidate_range_start(mm, rng)

@@ -6,23 +6,22 @@ protocol of softgem.mm over a real process).
 * gup walks ``/proc/PID/maps`` + smaps VmFlags exactly as the kernel walks VMAs: a hole, a
   VM_PFNMAP or VM_IO mapping, a write pin of a mapping without write permission or a read pin
   of one without read permission stop the pin (EFAULT if it is the first page).
-* A pinned page is a frame of the host device's PhysMem holding a snapshot of the target's page,
-  taken at pin time.  The kernel keeps pinned pages alive when the program unmaps them; a
-  snapshot is the same guarantee for free: the pin never changes under the holder, and an
-  invalidation needs no copy-aside because the copy already exists.  The price is coherence:
-  a CPU write after the pin is not seen through the pin until the next revalidation, which is
-  exactly when the v6.8 userptr protocol re-pins after any notifier event.  With no GPU in host
-  mode yet nothing reads the frames between those points; the GPU issue must add write-back
-  and refresh at submit boundaries (docs/host-mode.md).
-* Notifier events arrive from the supervisor's ``mm_event`` (before the system call runs): the
-  backend raises ``invalidate_range_start`` then ``invalidate_range_end`` back to back.
+* A pinned page is a frame of the host device's PhysMem (the only memory the GPU model
+  addresses), filled from the program's page at pin time.  With a :class:`UserFrames`
+  (``softgem run``) the frame is a live view: refreshed before the GPU reads it, the GPU's
+  writes written back, a private copy only once the program unmapped it (userframes.py).
+* A write pin of a ``PROT_WRITE``-only mapping pins as the kernel's FOLL_WRITE does (it
+  needs VM_WRITE only): the first fill reads through ``/proc/PID/mem`` (FOLL_FORCE), since
+  ``process_vm_readv`` refuses pages without read permission.
+* Notifier events arrive from the supervisor's ``mm_event`` (before the system call runs);
+  the backend keeps the range under invalidation until the call is over (syscall_exit.py).
 """
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .. import trace
 from ..errors import EFAULT, ENODEV, error_for
@@ -32,8 +31,11 @@ from ..mm.notify import NotifierSubscriptions
 from ..sync import RwSem
 from ..units import PAGE_SIZE, TASK_SIZE, Pfn
 from .devmmap import Mirrors, map_into
-from .procmem import HostVma, read_mem, vmas_covering, write_mem, write_vec
+from .procmem import HostVma, read_forced, read_mem, vmas_covering, write_mem, write_vec
 from .task import HostMm
+
+if TYPE_CHECKING:
+    from .userframes import UserFrames
 
 __all__ = ["HostUserMm", "current"]
 
@@ -50,9 +52,11 @@ current = _Serving()
 class HostUserMm:
     """``UserMm`` over one traced address space."""
 
-    def __init__(self, host: HostMm, phys: PhysMem, mirrors: Mirrors | None = None) -> None:
+    def __init__(self, host: HostMm, phys: PhysMem, mirrors: Mirrors | None = None,
+                 frames: UserFrames | None = None) -> None:
         self.host = host
         self.mirrors = mirrors
+        self.frames = frames
         self.tgid = host.tgid
         self.phys = phys
         self.name = f"host-{host.tgid}"
@@ -128,8 +132,16 @@ class HostUserMm:
             count = _pinnable_pages(vmas, start, nr_pages, write)
             if count == 0:
                 raise EFAULT(f"cannot pin {start:#x}")
-            data = read_mem(self.tgid, start, count * PAGE_SIZE)
-        return self._snapshot(data, count)
+            try:
+                data = read_mem(self.tgid, start, count * PAGE_SIZE)
+            except EFAULT:
+                if not write:
+                    raise
+                data = read_forced(self.tgid, start, count * PAGE_SIZE)
+        pfns = self._snapshot(data, count)
+        if self.frames is not None:
+            self.frames.pinned(self, start, pfns)
+        return pfns
 
     def _snapshot(self, data: bytes, count: int) -> list[Pfn]:
         phys = self.phys

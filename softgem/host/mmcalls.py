@@ -2,7 +2,10 @@
 
 Each trapped call is reported to ``backend.mm_event`` with the notifier event the kernel
 would raise (semantics.md section 8) *before* the call proceeds -- the program's thread is
-blocked meanwhile -- and then continues.  These calls are hot (allocators munmap, madvise
+blocked meanwhile -- and then continues.  When the backend holds the range under
+invalidation (a userptr's interval overlaps it), the handler CONTINUEs the call itself,
+waits until it is over in the program (syscall_exit.py) and only then lets the backend
+close the invalidation.  These calls are hot (allocators munmap, madvise
 and move the break all the time), so each handler does arithmetic on the registers and
 nothing else (``brk`` reads ``/proc`` once per process).  Calls the kernel will refuse (unaligned, empty)
 raise no event.  ``mmap`` of a device fd is served by gemmap.py.
@@ -11,6 +14,8 @@ raise no event.  ``mmap`` of a device fd is served by gemmap.py.
 from __future__ import annotations
 
 import struct
+import threading
+from collections.abc import Callable
 
 from ..errors import ENODEV, ESRCH, KernelError
 from ..mm.notify import NotifyEvent
@@ -29,7 +34,8 @@ from .drmfile import DrmFile
 from .gemmap import device_mmap
 from .listener import Notification
 from .paths import signed32
-from .services import Handler, Reply, Services
+from .services import ANSWERED, Handler, Reply, Services
+from .syscall_exit import Effect, wait_syscall_exit
 from .syscalls import CLONE_VM, MADV_DONTNEED_LOCKED, NR
 
 __all__ = ["CLEARING_ADVICE", "MmCalls"]
@@ -38,6 +44,9 @@ __all__ = ["CLEARING_ADVICE", "MmCalls"]
 CLEARING_ADVICE = (MADV_DONTNEED, MADV_FREE, MADV_REMOVE, MADV_DONTNEED_LOCKED)
 _U64 = struct.Struct("<Q")
 UNMAP, CLEAR = NotifyEvent.UNMAP, NotifyEvent.CLEAR
+#: what a call leaves in its range (besides protection bits): see MmCalls._event
+HOLE: None = None
+UNSEEN, NO_CHANGE = -1, -2
 
 
 def _range(addr: int, length: int) -> tuple[int, int] | None:
@@ -46,6 +55,16 @@ def _range(addr: int, length: int) -> tuple[int, int] | None:
         return None
     end = addr + page_align(length)
     return (addr, end) if end <= TASK_SIZE + 0x1000 and end > addr else None
+
+
+class _Pending(threading.local):
+    """One worker's events of the call it is serving (mremap may raise two)."""
+
+    batching = False
+
+    def __init__(self) -> None:
+        self.ends: list[Callable[[], None]] = []
+        self.effects: list[Effect] = []
 
 
 def _start_brk(tgid: int) -> int:
@@ -62,13 +81,15 @@ class MmCalls:
     def __init__(self, svc: Services) -> None:
         self.svc = svc
         self._warned = False
+        self._pending = _Pending()
 
     def table(self) -> dict[int, Handler]:
         def fork(n: Notification) -> Reply:
             return self._event(n, NotifyEvent.PROTECTION_PAGE, 0, TASK_SIZE, "fork")
 
         return {
-            NR["munmap"]: lambda n: self._ranged(n, UNMAP, n.args[0], n.args[1], "munmap"),
+            NR["munmap"]: lambda n: self._ranged(n, UNMAP, n.args[0], n.args[1], "munmap",
+                                                 HOLE),
             NR["mprotect"]: self.sys_mprotect, NR["pkey_mprotect"]: self.sys_mprotect,
             NR["madvise"]: self.sys_madvise, NR["mremap"]: self.sys_mremap,
             NR["mmap"]: self.sys_mmap, NR["brk"]: self.sys_brk,
@@ -78,28 +99,63 @@ class MmCalls:
         }
 
     def _event(self, n: Notification, event: NotifyEvent, start: int, end: int,
-               cause: str) -> Reply:
+               cause: str, effect: int | None = UNSEEN) -> Reply:
+        """Raise the event; when the backend holds the range under invalidation until the
+        call is over, let the call run here, wait for its end (syscall_exit.py), close the
+        invalidation and answer ANSWERED (the call was CONTINUEd already).  ``effect`` is
+        what the call leaves in the range: HOLE, the protection bits that will cover it,
+        UNSEEN (nothing to look for) or NO_CHANGE (no mapping changes: no wait)."""
         svc = self.svc
         if svc.trace:
             svc.trace(f"pid {n.pid}: {cause} -> {event.name} [{start:#x}, {end:#x})")
         try:
-            svc.backend.mm_event(svc.procs.task(n), event, start, end, cause)
+            finish = svc.backend.mm_event(svc.procs.task(n), event, start, end, cause)
         except Exception as exc:      # an event must never fail the program's call
             svc.warn(f"softgem: mm_event({cause}) failed: {exc!r}")
-        return None
+            return None
+        if finish is None:
+            return None
+        if effect == NO_CHANGE:
+            finish()
+            return None
+        pending = self._pending
+        pending.ends.append(finish)
+        if effect != UNSEEN:
+            pending.effects.append(Effect(start, end, effect))
+        return None if pending.batching else self._run_then_finish(n)
+
+    def _run_then_finish(self, n: Notification) -> Reply:
+        pending = self._pending
+        ends, effects = pending.ends, pending.effects
+        pending.ends, pending.effects = [], []
+        try:
+            self.svc.listener.proceed(n.id)
+            tgid = self.svc.procs.task(n).tgid
+            if not wait_syscall_exit(tgid, n.pid, n.nr, n.args, effects) and self.svc.trace:
+                self.svc.trace(f"pid {n.pid}: end of call {n.nr} not seen; window closed")
+        except (OSError, KernelError):
+            pass                      # the notification or the thread is gone
+        finally:
+            for finish in ends:
+                try:
+                    finish()
+                except Exception as exc:
+                    self.svc.warn(f"softgem: invalidate_range_end failed: {exc!r}")
+        return ANSWERED
 
     def _ranged(self, n: Notification, event: NotifyEvent, addr: int, length: int,
-                cause: str) -> Reply:
+                cause: str, effect: int | None = UNSEEN) -> Reply:
         rng = _range(addr, length)
-        return None if rng is None else self._event(n, event, rng[0], rng[1], cause)
+        return None if rng is None else self._event(n, event, rng[0], rng[1], cause, effect)
 
     def sys_mprotect(self, n: Notification) -> Reply:
-        return self._ranged(n, NotifyEvent.PROTECTION_VMA, n.args[0], n.args[1], "mprotect")
+        return self._ranged(n, NotifyEvent.PROTECTION_VMA, n.args[0], n.args[1], "mprotect",
+                            n.args[2] & 7)
 
     def sys_madvise(self, n: Notification) -> Reply:
         if n.args[2] & 0xFFFFFFFF not in CLEARING_ADVICE:
             return None
-        return self._ranged(n, CLEAR, n.args[0], n.args[1], "madvise")
+        return self._ranged(n, CLEAR, n.args[0], n.args[1], "madvise", NO_CHANGE)
 
     def sys_mremap(self, n: Notification) -> Reply:
         old, old_len, new_len, flags, new_addr = n.args[:5]
@@ -107,10 +163,17 @@ class MmCalls:
             return None
         old_len, new_len = page_align(old_len), page_align(new_len)
         if flags & MREMAP_FIXED:
-            self._ranged(n, UNMAP, new_addr, new_len, "mremap")
-            return self._ranged(n, UNMAP, old, old_len, "mremap") if old_len else None
+            pending = self._pending
+            pending.batching = True
+            try:
+                self._ranged(n, UNMAP, new_addr, new_len, "mremap")
+                if old_len:
+                    self._ranged(n, UNMAP, old, old_len, "mremap", HOLE)
+            finally:
+                pending.batching = False
+            return self._run_then_finish(n) if pending.ends else None
         if new_len < old_len:
-            return self._ranged(n, UNMAP, old + new_len, old_len - new_len, "mremap")
+            return self._ranged(n, UNMAP, old + new_len, old_len - new_len, "mremap", HOLE)
         if new_len > old_len and flags & MREMAP_MAYMOVE and old_len:
             return self._ranged(n, UNMAP, old, old_len, "mremap")   # it may move
         return None
@@ -125,7 +188,7 @@ class MmCalls:
                 finally:
                     self.svc.files.put(dfile)
         if flags & MAP_FIXED and not flags & MAP_FIXED_NOREPLACE:
-            return self._ranged(n, UNMAP, addr, length, "mmap")
+            return self._ranged(n, UNMAP, addr, length, "mmap", _prot & 7)
         return None
 
     def _device_mmap(self, n: Notification, dfile: DrmFile) -> Reply:
@@ -165,7 +228,7 @@ class MmCalls:
                 end = heap.end if heap is not None else start
         except KernelError:
             return None
-        return self._event(n, UNMAP, start, end, "brk") if start < end else None
+        return self._event(n, UNMAP, start, end, "brk", HOLE) if start < end else None
 
     def sys_clone3(self, n: Notification) -> Reply:
         try:

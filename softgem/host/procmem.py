@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import ctypes
 import errno as _errno
+import os
 import struct
 import threading
 from collections.abc import Sequence
@@ -22,8 +23,8 @@ from dataclasses import dataclass
 from ..errors import EFAULT, ESRCH, KernelError, error_for
 from ..units import PAGE_SIZE, TASK_SIZE
 
-__all__ = ["HostVma", "read_cstring", "read_maps", "read_mem", "vmas_covering", "write_mem",
-           "write_vec"]
+__all__ = ["HostVma", "move_frames", "read_cstring", "read_forced", "read_maps", "read_mem",
+           "vmas_covering", "write_mem", "write_vec"]
 
 #: how /proc/PID/maps names the mirrors of GEM objects (devmmap.MIRROR_NAME)
 GEM_MAP_PATH = "/memfd:softgem-gem"
@@ -151,6 +152,64 @@ def write_vec(pid: int, pieces: Sequence[tuple[int, bytes | bytearray | memoryvi
             break
         done += 1
     return done
+
+
+_IOV_MAX = 1024
+
+
+def move_frames(pid: int, base: int, pieces: Sequence[tuple[int, int, int]], write: bool
+                ) -> int:
+    """Move ``(remote addr, local offset, n)`` pieces between ``pid`` and local memory at
+    ``base`` (a frame array): ``process_vm_readv`` into it, or ``process_vm_writev`` out of it
+    with ``write``.  Pieces contiguous on both sides merge into one iovec; one call carries
+    up to IOV_MAX iovecs each side.  Answers the bytes moved before the first failure (a
+    partial move is the caller's to finish piece by piece); ESRCH if ``pid`` is gone."""
+    call = _writev if write else _readv
+    done = 0
+    merged: list[list[int]] = []
+    for addr, off, n in pieces:
+        if addr < 0 or addr + n > _USER_END:
+            break
+        if merged and merged[-1][0] + merged[-1][2] == addr and \
+                merged[-1][1] + merged[-1][2] == off:
+            merged[-1][2] += n
+        else:
+            merged.append([addr, off, n])
+    for i in range(0, len(merged), _IOV_MAX):
+        chunk = merged[i:i + _IOV_MAX]
+        local = (ctypes.c_uint64 * (2 * len(chunk)))()
+        remote = (ctypes.c_uint64 * (2 * len(chunk)))()
+        total = 0
+        for k, (addr, off, n) in enumerate(chunk):
+            local[2 * k], local[2 * k + 1] = base + off, n
+            remote[2 * k], remote[2 * k + 1] = addr, n
+            total += n
+        got = call(pid, local, len(chunk), remote, len(chunk), 0)
+        if got < 0 and ctypes.get_errno() == _errno.ESRCH:
+            raise ESRCH(f"pid {pid} is gone")
+        done += max(got, 0)
+        if got != total:
+            break
+    return done
+
+
+def read_forced(pid: int, addr: int, n: int) -> bytes:
+    """``n`` bytes at ``addr`` through ``/proc/PID/mem`` (FOLL_FORCE: a mapping without
+    VM_READ but with VM_MAYREAD reads, as gup's FOLL_WRITE pin of a PROT_WRITE-only page does
+    in the kernel); EFAULT on any failure."""
+    try:
+        fd = os.open(f"/proc/{pid}/mem", os.O_RDONLY | os.O_CLOEXEC)
+    except OSError as exc:
+        raise ESRCH(f"pid {pid}: {exc}") from exc
+    try:
+        data = os.pread(fd, n, addr)
+    except OSError as exc:
+        raise EFAULT(f"forced read pid {pid} at {addr:#x}: {exc}") from exc
+    finally:
+        os.close(fd)
+    if len(data) != n:
+        raise EFAULT(f"forced read pid {pid} at {addr:#x}: {len(data)} of {n} bytes")
+    return data
 
 
 def read_cstring(pid: int, addr: int, limit: int = 4096) -> bytes:
