@@ -31,9 +31,7 @@ import time
 
 import numpy as np
 
-from ..host import Supervisor
-from ..host.core import CoreBackend
-from ..host.procmem import move_frames
+from ..host import CoreBackend, Supervisor, move_frames
 from ..sync import Workqueue
 from .runner import BenchResult
 

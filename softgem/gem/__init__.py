@@ -22,7 +22,7 @@ from .prime import DmaBuf
 from .resv import Reservation, Usage
 from .shmem import is_shmem, shmem_create
 from .tiling import tiled_offsets
-from .userptr import is_userptr, submit_done, submit_init, userptr_create
+from .userptr import UserptrState, is_userptr, submit_done, submit_init, userptr_create
 
 __all__ = [
     "DEFAULT_PLATFORM",
@@ -47,6 +47,7 @@ __all__ = [
     "StoreMirror",
     "Usage",
     "UserptrDesign",
+    "UserptrState",
     "V6_8",
     "design_names",
     "make_design",

@@ -7,7 +7,7 @@ their ioctls go to ``backend`` (a :class:`HostBackend`), and the program's addre
 changes and process lifecycle reach it as events.  See docs/host-mode.md.
 
 Modules, bottom up: seccomp (ABI, BPF, probes), syscalls (numbers), listener (answering),
-launch (process tree), procmem (target memory and maps), task (HostMm/HostTask), backend
+launch (process tree), procmem (target memory and maps), task (TracedMm/HostTask), backend
 (the protocol), fake (FakeBackend), shadow/statbuf/paths (the device namespace), drmfile
 (device files), watcher (hang-ups and exits), proctable (processes and mms), devices /
 fsinfo / mmcalls / gemmap (the handlers), inject + devmmap (CPU mappings of GEM objects),
@@ -19,21 +19,22 @@ from __future__ import annotations
 from .backend import HostBackend
 from .core import CoreBackend
 from .fake import FakeBackend, FakeFile
-from .procmem import HostVma, vmas_covering
+from .procmem import HostVma, move_frames, vmas_covering
 from .seccomp import HostUnsupported
 from .supervisor import Supervisor, run
-from .task import HostMm, HostTask
+from .task import HostTask, TracedMm
 
 __all__ = [
     "CoreBackend",
     "FakeBackend",
     "FakeFile",
     "HostBackend",
-    "HostMm",
+    "TracedMm",
     "HostTask",
     "HostUnsupported",
     "HostVma",
     "Supervisor",
+    "move_frames",
     "run",
     "vmas_covering",
 ]

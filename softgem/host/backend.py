@@ -41,7 +41,7 @@ cause)``                    space; ``ev`` is the notifier event semantics.md sec
                             trapped call, so ``parent`` may have moved on since).
 ``mm_exec(task, old)``      ``task``'s process replaced ``old`` by ``task.mm`` (execve
                             succeeded); ``old`` is gone.  Seen at the new image's first trap.
-``mm_exit(mm)``             every thread using ``mm`` has exited.  Each HostMm ends with
+``mm_exit(mm)``             every thread using ``mm`` has exited.  Each TracedMm ends with
                             exactly one of ``mm_exec`` (as ``old``) or ``mm_exit``, except
                             that the supervisor shutting down ends the rest with ``mm_exit``.
 ==========================  ================================================================
@@ -57,7 +57,7 @@ from collections.abc import Callable
 from typing import Protocol
 
 from ..mm.notify import NotifyEvent
-from .task import HostMm, HostTask
+from .task import HostTask, TracedMm
 
 __all__ = ["HostBackend"]
 
@@ -99,10 +99,10 @@ class HostBackend(Protocol):
         """``child.mm`` was forked from ``parent.mm``."""
         ...
 
-    def mm_exec(self, task: HostTask, old: HostMm) -> None:
+    def mm_exec(self, task: HostTask, old: TracedMm) -> None:
         """execve replaced ``old`` with ``task.mm``."""
         ...
 
-    def mm_exit(self, mm: HostMm) -> None:
+    def mm_exit(self, mm: TracedMm) -> None:
         """The last thread of ``mm`` is gone."""
         ...

@@ -3,7 +3,7 @@
 One GEM device serves every traced process; its PhysMem's pinned userptr frames follow the
 programs' own pages (userframes.py, plugged into the GPU as its PageWatch).  Each traced
 address space gets a :class:`HostUserMm`, created on first use and keyed by the
-supervisor's :class:`HostMm`, so "is this the creator's address space?" (the userptr EFAULT
+supervisor's :class:`TracedMm`, so "is this the creator's address space?" (the userptr EFAULT
 for a forked child) is an identity test, as in the kernel.  ioctls go through the same table
 as the simulated machine; memory events become notifier ranges on that address space.
 """
@@ -28,7 +28,7 @@ from .devmmap import Mirrors
 from .drmfile import FileTable
 from .hostfds import HostFds
 from .hostmm import HostUserMm, current
-from .task import HostMm, HostTask
+from .task import HostTask, TracedMm
 from .userframes import UserFrames
 
 __all__ = ["CoreBackend"]
@@ -115,7 +115,7 @@ class CoreBackend:
         # userptr frames are a live view of the programs' pages (userframes.py)
         self.frames = UserFrames(self.phys)
         attach_gpu(self.dev).page_watch = self.frames  # type: ignore[attr-defined]
-        self._mms: dict[HostMm, HostUserMm] = {}
+        self._mms: dict[TracedMm, HostUserMm] = {}
         self._lock = SpinLock("host.core_mms")
         self.fds: HostFds | None = None
 
@@ -123,7 +123,7 @@ class CoreBackend:
         """The supervisor's file table: new fds (PRIME, sync_file, syncobj) go there."""
         self.fds = HostFds(files)
 
-    def mm_of(self, host: HostMm) -> HostUserMm:
+    def mm_of(self, host: TracedMm) -> HostUserMm:
         mm = self._mms.get(host)  # a dict read is atomic: the hot path takes no lock
         if mm is not None:
             return mm
@@ -223,13 +223,13 @@ class CoreBackend:
     def mm_fork(self, parent: HostTask, child: HostTask) -> None:
         """The child's address space starts with no userptr of its own (created lazily)."""
 
-    def mm_exec(self, task: HostTask, old: HostMm) -> None:
+    def mm_exec(self, task: HostTask, old: TracedMm) -> None:
         self._teardown(old)
 
-    def mm_exit(self, mm: HostMm) -> None:
+    def mm_exit(self, mm: TracedMm) -> None:
         self._teardown(mm)
 
-    def _teardown(self, host: HostMm) -> None:
+    def _teardown(self, host: TracedMm) -> None:
         """``exit_mmap``: RELEASE to whole-mm notifiers, then UNMAP over everything."""
         with self._lock:
             mm = self._mms.pop(host, None)

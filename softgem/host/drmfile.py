@@ -33,7 +33,7 @@ table's reference on the core file (``release_file``), exactly as for a device f
 dma-buf fd passed over SCM_RIGHTS or inherited by fork is found by inode in any process, and
 the dma-buf lives until its last fd anywhere is closed.
 
-Lifetime of a :class:`DrmFile` (``kref``: one reference for "the program still has it open",
+Lifetime of a :class:`HostFile` (``kref``: one reference for "the program still has it open",
 one per ioctl being served):
 
 ==================  =====================================================================
@@ -58,12 +58,16 @@ from ..sync import Kref, Mutex
 from .kcmp import KCMP_EPOLL_TFD, NR_KCMP, EpollSlot, kcmp, kcmp_works, slot_pointer
 from .watcher import Watcher
 
-__all__ = ["DrmFile", "FileTable"]
+__all__ = ["HostFile", "FileTable"]
 
 _GUESSES_MAX = 4096             # remembered (tid, fd) -> file guesses before starting over
 
 
-class DrmFile:
+class HostFile:
+    """One open file description the supervisor serves (``struct file``): a device node's, or
+    one an ioctl made (dma-buf, sync_file, syncobj).  Not the GEM handle table, which is
+    :class:`softgem.gem.DrmFile` (``struct drm_file``), held here as ``file``."""
+
     __slots__ = ("_slot_obj", "file", "inode", "kref", "minor", "peer", "readonly", "slot",
                  "slot_fd", "vpath")
 
@@ -86,7 +90,7 @@ class DrmFile:
         self.slot = slot_pointer(self._slot_obj)
 
     def __repr__(self) -> str:
-        return f"DrmFile({self.vpath.decode()}, ino={self.inode})"
+        return f"HostFile({self.vpath.decode()}, ino={self.inode})"
 
 
 class FileTable:
@@ -98,19 +102,19 @@ class FileTable:
         self._open_file = open_file
         self._release_file = release_file
         self._lock = Mutex("host.files")
-        self._by_inode: dict[int, DrmFile] = {}
-        self._guess: dict[tuple[int, int], DrmFile] = {}
+        self._by_inode: dict[int, HostFile] = {}
+        self._guess: dict[tuple[int, int], HostFile] = {}
         self._self = os.getpid()
         self._registry: select.epoll | None = select.epoll() if kcmp_works() else None
         self.trace: Callable[[str], None] | None = None    # set by the supervisor (--trace)
 
-    def create(self, minor: int, vpath: bytes, nonblock: bool) -> tuple[DrmFile, socket.socket]:
+    def create(self, minor: int, vpath: bytes, nonblock: bool) -> tuple[HostFile, socket.socket]:
         """A new open file and the end to inject.  The caller passes that end to
         :meth:`injected` once it was injected -- or if injecting failed, which hangs the peer
         up and releases the file.  Raises the backend's KernelError if ``open_file`` refuses."""
         return self._create(minor, vpath, nonblock, self._open_file(minor))
 
-    def create_anon(self, file: object, vpath: bytes) -> tuple[DrmFile, socket.socket]:
+    def create_anon(self, file: object, vpath: bytes) -> tuple[HostFile, socket.socket]:
         """The socketpair for a core open file made by an ioctl (a dma-buf, a sync_file, a
         syncobj fd); its release is ``release_file(file)`` at the peer's hang-up."""
         dfile, theirs = self._create(-1, vpath, False, file)
@@ -119,11 +123,11 @@ class FileTable:
         return dfile, theirs
 
     def _create(self, minor: int, vpath: bytes, nonblock: bool,
-                file: object) -> tuple[DrmFile, socket.socket]:
+                file: object) -> tuple[HostFile, socket.socket]:
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         theirs.setblocking(not nonblock)
         ino = os.fstat(theirs.fileno()).st_ino
-        dfile = DrmFile(minor, vpath, file, ours, ino)
+        dfile = HostFile(minor, vpath, file, ours, ino)
         with self._lock:
             self._by_inode[ino] = dfile
             if self._registry is not None:
@@ -131,7 +135,7 @@ class FileTable:
         self._watcher.watch(ours.fileno(), lambda: self.hangup(dfile), hangup_only=True)
         return dfile, theirs
 
-    def injected(self, dfile: DrmFile, theirs: socket.socket) -> None:
+    def injected(self, dfile: HostFile, theirs: socket.socket) -> None:
         """Drop the supervisor's copy of the injected end, keeping its registry slot: its fd
         number is taken over by a /dev/null duplicate until the file is released."""
         fd = theirs.detach()
@@ -158,20 +162,20 @@ class FileTable:
             return None
         return int(link[8:-1])
 
-    def peek(self, pid: int, fd: int) -> DrmFile | None:
+    def peek(self, pid: int, fd: int) -> HostFile | None:
         """The *device* file behind ``fd`` of thread ``pid`` (no reference taken: for stat,
         readlink, mmap and re-opens, which only device files answer as such)."""
         dfile = self.peek_any(pid, fd)
         return dfile if dfile is not None and dfile.minor >= 0 else None
 
-    def peek_any(self, pid: int, fd: int) -> DrmFile | None:
+    def peek_any(self, pid: int, fd: int) -> HostFile | None:
         """Like :meth:`peek`, core files (dma-buf, sync_file, syncobj) included."""
         if not self._by_inode:
             return None
         ino = self._inode_of(pid, fd)
         return None if ino is None else self._by_inode.get(ino)
 
-    def get(self, pid: int, fd: int) -> DrmFile | None:
+    def get(self, pid: int, fd: int) -> HostFile | None:
         """Like :meth:`peek`, with a reference the caller drops with :meth:`put`.
 
         Every ioctl comes through here; the remembered guess is its fast path.  No lock: dict
@@ -193,11 +197,11 @@ class FileTable:
             self._guess[(pid, fd)] = dfile
         return dfile
 
-    def put(self, dfile: DrmFile) -> None:
+    def put(self, dfile: HostFile) -> None:
         if dfile.kref.put():
             self._release(dfile)
 
-    def hangup(self, dfile: DrmFile) -> None:
+    def hangup(self, dfile: HostFile) -> None:
         """The program closed its last copy (watcher thread)."""
         with self._lock:
             if self._by_inode.get(dfile.inode) is not dfile:
@@ -205,7 +209,7 @@ class FileTable:
             del self._by_inode[dfile.inode]
         self.put(dfile)
 
-    def _release(self, dfile: DrmFile) -> None:
+    def _release(self, dfile: HostFile) -> None:
         if dfile.minor < 0 and self.trace is not None:
             self.trace(f"{dfile.vpath.decode()} closed: last fd gone ({dfile.file!r})")
         dfile.peer.close()

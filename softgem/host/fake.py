@@ -16,7 +16,7 @@ from ..abi import DRM_IOCTL_I915_GETPARAM, DRM_IOCTL_VERSION, I915_PARAM_CHIPSET
 from ..errors import EINVAL, ENODEV, ENOTTY
 from ..mm.notify import NotifyEvent
 from ..sync import Mutex
-from .task import HostMm, HostTask
+from .task import HostTask, TracedMm
 
 __all__ = ["DRM_IOCTL_I915_GETPARAM", "DRM_IOCTL_VERSION", "FakeBackend", "FakeFile"]
 
@@ -44,9 +44,9 @@ class FakeBackend:
         self.files: list[FakeFile] = []
         self.releases: list[FakeFile] = []
         self.events: list[tuple[int, NotifyEvent, int, int, str]] = []  # (tgid, ...)
-        self.forks: list[tuple[HostMm, HostMm]] = []
-        self.execs: list[tuple[HostMm, HostMm]] = []     # (old, new)
-        self.exits: list[HostMm] = []
+        self.forks: list[tuple[TracedMm, TracedMm]] = []
+        self.execs: list[tuple[TracedMm, TracedMm]] = []     # (old, new)
+        self.exits: list[TracedMm] = []
 
     def open_file(self, minor: int) -> FakeFile:
         with self.lock:
@@ -110,10 +110,10 @@ class FakeBackend:
         with self.lock:
             self.forks.append((parent.mm, child.mm))
 
-    def mm_exec(self, task: HostTask, old: HostMm) -> None:
+    def mm_exec(self, task: HostTask, old: TracedMm) -> None:
         with self.lock:
             self.execs.append((old, task.mm))
 
-    def mm_exit(self, mm: HostMm) -> None:
+    def mm_exit(self, mm: TracedMm) -> None:
         with self.lock:
             self.exits.append(mm)

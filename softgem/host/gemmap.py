@@ -18,14 +18,14 @@ from ..errors import EINVAL, ENOMEM
 from ..posix import MAP_FIXED, MAP_FIXED_NOREPLACE, PROT_WRITE
 from ..units import PAGE_SHIFT, TASK_SIZE, page_align
 from .devmmap import map_into
-from .drmfile import DrmFile
+from .drmfile import HostFile
 from .listener import Notification
 from .services import Reply, Services
 
 __all__ = ["device_mmap"]
 
 
-def device_mmap(svc: Services, n: Notification, dfile: DrmFile,
+def device_mmap(svc: Services, n: Notification, dfile: HostFile,
                 unmap_first: object = None) -> Reply:
     addr, length, prot, flags, _fd, offset = n.args
     if length == 0 or offset & 0xFFF:

@@ -39,7 +39,7 @@ from ..gpu import SyncFile, SyncobjFile
 from .seccomp import SECCOMP_IOCTL_NOTIF_ADDFD, seccomp_notif_addfd
 
 if TYPE_CHECKING:
-    from .drmfile import DrmFile, FileTable
+    from .drmfile import FileTable, HostFile
     from .task import HostTask
 
 __all__ = ["FOREIGN", "HostFds", "dmabuf_of", "vpath_of"]
@@ -128,7 +128,7 @@ class HostFds:
         return fd
 
     @staticmethod
-    def _poll_when_signalled(dfile: DrmFile, sf: SyncFile) -> None:
+    def _poll_when_signalled(dfile: HostFile, sf: SyncFile) -> None:
         peer = dfile.peer
 
         def readable(_: object) -> None:
@@ -142,7 +142,7 @@ class HostFds:
             readable(fence)
 
     # -- lookup -----------------------------------------------------------------------
-    def get(self, pid: int, fd: int) -> tuple[object, DrmFile | None]:
+    def get(self, pid: int, fd: int) -> tuple[object, HostFile | None]:
         """(core file, table entry holding a reference) behind ``fd`` of ``pid``;
         (FOREIGN, None) for an fd that is not ours; EBADF for a closed one."""
         dfile = self.files.get(pid, fd) if fd >= 0 else None
@@ -152,7 +152,7 @@ class HostFds:
             raise EBADF(f"fd {fd}")
         return FOREIGN, None
 
-    def put(self, dfile: DrmFile | None) -> None:
+    def put(self, dfile: HostFile | None) -> None:
         if dfile is not None:
             self.files.put(dfile)
 

@@ -32,7 +32,7 @@ from ..sync import RwSem
 from ..units import PAGE_SIZE, TASK_SIZE, Pfn
 from .devmmap import Mirrors, map_into
 from .procmem import HostVma, read_forced, read_mem, vmas_covering, write_mem, write_vec
-from .task import HostMm
+from .task import TracedMm
 
 if TYPE_CHECKING:
     from .userframes import UserFrames
@@ -52,7 +52,7 @@ current = _Serving()
 class HostUserMm:
     """``UserMm`` over one traced address space."""
 
-    def __init__(self, host: HostMm, phys: PhysMem, mirrors: Mirrors | None = None,
+    def __init__(self, host: TracedMm, phys: PhysMem, mirrors: Mirrors | None = None,
                  frames: UserFrames | None = None) -> None:
         self.host = host
         self.mirrors = mirrors

@@ -30,7 +30,7 @@ from ..posix import (
     MREMAP_MAYMOVE,
 )
 from ..units import TASK_SIZE, page_align
-from .drmfile import DrmFile
+from .drmfile import HostFile
 from .gemmap import device_mmap
 from .listener import Notification
 from .paths import signed32
@@ -191,7 +191,7 @@ class MmCalls:
             return self._ranged(n, UNMAP, addr, length, "mmap", _prot & 7)
         return None
 
-    def _device_mmap(self, n: Notification, dfile: DrmFile) -> Reply:
+    def _device_mmap(self, n: Notification, dfile: HostFile) -> Reply:
         try:
             return device_mmap(self.svc, n, dfile, lambda: self._ranged(
                 n, UNMAP, n.args[0], n.args[1], "mmap"))

@@ -1,6 +1,6 @@
 """Which address space a trapped thread runs in, and when address spaces appear and end.
 
-A notification names only a thread id.  The table maps it to a :class:`HostMm`, learning
+A notification names only a thread id.  The table maps it to a :class:`TracedMm`, learning
 processes lazily: the first trap from an unknown thread reads ``/proc/TID/status`` (Tgid,
 PPid).  A new thread group gets a new mm -- a fork child of a known parent is reported with
 ``mm_fork`` -- and a pidfd that the watcher polls, so ``mm_exit`` follows the process's end.
@@ -26,7 +26,7 @@ from ..sync import Mutex
 from . import procmem
 from .backend import HostBackend
 from .listener import Listener, Notification
-from .task import HostMm, HostTask
+from .task import HostTask, TracedMm
 from .watcher import Watcher
 
 __all__ = ["ProcessTable"]
@@ -78,8 +78,8 @@ class ProcessTable:
         self._listener = listener
         self._on_error = on_error
         self._lock = Mutex("host.procs")
-        self._by_tid: dict[int, HostMm] = {}
-        self._by_tgid: dict[int, HostMm] = {}
+        self._by_tid: dict[int, TracedMm] = {}
+        self._by_tgid: dict[int, TracedMm] = {}
         self._threads: dict[int, set[int]] = {}
 
     def task(self, notif: Notification) -> HostTask:
@@ -92,7 +92,7 @@ class ProcessTable:
     def exec_started(self, task: HostTask) -> None:
         task.mm.exec_tid = task.pid
 
-    def _resolve(self, tid: int) -> HostMm:
+    def _resolve(self, tid: int) -> TracedMm:
         tgid, ppid = _status_ids(tid)
         with self._lock:
             mm = self._by_tgid.get(tgid)
@@ -107,8 +107,8 @@ class ProcessTable:
                 self._threads.setdefault(tgid, set()).add(tid)
         return mm
 
-    def _new_process(self, tgid: int, tid: int, parent: HostMm | None, ppid: int) -> HostMm:
-        mm = HostMm(tgid, exec_identity(tgid))
+    def _new_process(self, tgid: int, tid: int, parent: TracedMm | None, ppid: int) -> TracedMm:
+        mm = TracedMm(tgid, exec_identity(tgid))
         try:
             pidfd = os.pidfd_open(tgid)
         except OSError as exc:
@@ -125,13 +125,13 @@ class ProcessTable:
             self._backend.mm_fork(HostTask(ppid, parent, None, 0), HostTask(tid, mm, None, 0))
         return mm
 
-    def _settle_exec(self, mm: HostMm, tid: int) -> HostMm:
+    def _settle_exec(self, mm: TracedMm, tid: int) -> TracedMm:
         ident = exec_identity(mm.tgid)
         if ident == mm.exec_id:
             if tid == mm.exec_tid:
                 mm.exec_tid = None        # the execve failed; same image, same mm
             return mm
-        new = HostMm(mm.tgid, ident, mm.gen + 1)
+        new = TracedMm(mm.tgid, ident, mm.gen + 1)
         with self._lock:
             if self._by_tgid.get(mm.tgid) is not mm:
                 return self._by_tgid.get(mm.tgid) or new
@@ -142,7 +142,7 @@ class ProcessTable:
         self._backend.mm_exec(HostTask(tid, new, None, 0), mm)
         return new
 
-    def _exited(self, mm: HostMm, pidfd: int) -> None:
+    def _exited(self, mm: TracedMm, pidfd: int) -> None:
         os.close(pidfd)
         with self._lock:
             current = self._by_tgid.get(mm.tgid)

@@ -1,10 +1,11 @@
-"""The host-mode identities the core sees: an address space (:class:`HostMm`) and a calling
+"""The host-mode identities the core sees: an address space (:class:`TracedMm`) and a calling
 thread (:class:`HostTask`).
 
-A :class:`HostMm` stands for one ``mm_struct`` of a traced process: its threads share it,
+A :class:`TracedMm` is an *identity*: it stands for one ``mm_struct`` of a traced process (the
+address space itself, as the core uses it, is :class:`~softgem.host.hostmm.HostUserMm`): its threads share it,
 ``fork`` makes a new one (a copy), ``execve`` replaces it, and it ends when the last thread is
 gone.  The core keys its per-address-space state (userptr notifiers, "is this the creator's
-mm?") by the :class:`HostMm` object itself.
+mm?") by the :class:`TracedMm` object itself.
 
 A :class:`HostTask` is built per trapped system call: the thread id, its mm, and the way back
 to the kernel's notification, so that memory access can be checked against the notification
@@ -21,10 +22,10 @@ from . import procmem
 from .listener import Listener
 from .procmem import HostVma
 
-__all__ = ["HostMm", "HostTask"]
+__all__ = ["TracedMm", "HostTask"]
 
 
-class HostMm:
+class TracedMm:
     """One address space of a traced process (``tgid``), generation ``gen`` (bumped by exec).
 
     State of an exec in flight (``exec_tid``):
@@ -51,7 +52,7 @@ class HostMm:
         return procmem.read_maps(self.tgid, with_flags)
 
     def __repr__(self) -> str:
-        return f"HostMm(tgid={self.tgid}, gen={self.gen})"
+        return f"TracedMm(tgid={self.tgid}, gen={self.gen})"
 
 
 class HostTask:
@@ -59,7 +60,7 @@ class HostTask:
 
     __slots__ = ("_listener", "checked", "injector", "mm", "nid", "pid")
 
-    def __init__(self, pid: int, mm: HostMm, listener: Listener | None, nid: int) -> None:
+    def __init__(self, pid: int, mm: TracedMm, listener: Listener | None, nid: int) -> None:
         self.pid = pid
         self.mm = mm
         self.nid = nid

@@ -36,13 +36,13 @@ import numpy as np
 import numpy.typing as npt
 
 from ..errors import KernelError
-from ..gem.userptr import UserptrState, is_userptr
+from ..gem import UserptrState, is_userptr
 from ..sync import Mutex, SpinLock, Workqueue
 from ..units import PAGE_SHIFT, PAGE_SIZE
 from .procmem import move_frames, read_forced, read_mem, write_mem
 
 if TYPE_CHECKING:
-    from ..gem.object import GemObject
+    from ..gem import GemObject
     from ..mm import PhysMem
     from .hostmm import HostUserMm
 
