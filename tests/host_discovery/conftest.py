@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import os
 import pathlib
-import shutil
-import subprocess
+from collections.abc import Callable
 
 import pytest
 
@@ -13,16 +11,5 @@ HERE = pathlib.Path(__file__).resolve().parent
 
 
 @pytest.fixture(scope="session")
-def drm_device_client(tmp_path_factory: pytest.TempPathFactory) -> str:
-    if shutil.which("gcc") is None or shutil.which("pkg-config") is None:
-        pytest.fail("gcc and pkg-config are needed: run scripts/setup")
-    flags = subprocess.run(["pkg-config", "--cflags", "--libs", "libdrm"], capture_output=True,
-                           text=True)
-    if flags.returncode != 0:
-        pytest.fail("libdrm-dev is missing: run scripts/setup")
-    out = tmp_path_factory.mktemp("host-discovery")
-    exe = out / "drm_device_client"
-    subprocess.run(["gcc", "-O2", "-Wall", "-o", str(exe), str(HERE / "drm_device_client.c"),
-                    *flags.stdout.split()], check=True)
-    os.chmod(out, 0o755)
-    return str(exe)
+def drm_device_client(build_c: Callable[[pathlib.Path], str]) -> str:
+    return build_c(HERE / "drm_device_client.c")

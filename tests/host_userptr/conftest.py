@@ -3,11 +3,9 @@ libdrm-dev; a missing one fails the tests with that instruction)."""
 
 from __future__ import annotations
 
-import os
 import pathlib
-import shutil
-import subprocess
 import sys
+from collections.abc import Callable
 
 import pytest
 
@@ -26,16 +24,5 @@ def race_iterations(request: pytest.FixtureRequest) -> int:
 
 
 @pytest.fixture(scope="session")
-def userptr_live(tmp_path_factory: pytest.TempPathFactory) -> str:
-    if shutil.which("gcc") is None or shutil.which("pkg-config") is None:
-        pytest.fail("gcc and pkg-config are needed: run scripts/setup")
-    flags = subprocess.run(["pkg-config", "--cflags", "--libs", "libdrm"], capture_output=True,
-                           text=True)
-    if flags.returncode != 0:
-        pytest.fail("libdrm-dev is missing: run scripts/setup")
-    out = tmp_path_factory.mktemp("host-userptr")
-    exe = out / "userptr_live"
-    subprocess.run(["gcc", "-O2", "-Wall", "-pthread", "-o", str(exe),
-                    str(HERE / "userptr_live.c"), *flags.stdout.split()], check=True)
-    os.chmod(out, 0o755)
-    return str(exe)
+def userptr_live(build_c: Callable[[pathlib.Path], str]) -> str:
+    return build_c(HERE / "userptr_live.c")
