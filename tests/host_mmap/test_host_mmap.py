@@ -70,12 +70,14 @@ def test_unprivileged_program_gets_the_same_answers(mmap_client: str) -> None:
         os.chmod(workdir, 0o777)
         exe = shutil.copy(mmap_client, workdir)
         out = os.path.join(workdir, "out.txt")
+        # Everything is imported and built before the privileges go (the checkout may not be
+        # readable by nobody), as the unprivileged userptr test does.
         code = (f"import os,sys\n"
-                f"from softgem.host import Supervisor\nfrom softgem.host.core import CoreBackend\n"
+                f"from softgem.host import CoreBackend, Supervisor\n"
+                f"s=Supervisor(CoreBackend(memory=64<<20),warn=lambda l:None)\n"
                 f"os.setgroups([]);os.setresgid(65534,65534,65534);"
                 f"os.setresuid(65534,65534,65534)\n"
                 f"fd=os.open({out!r},os.O_WRONLY|os.O_CREAT,0o666);os.dup2(fd,1)\n"
-                f"s=Supervisor(CoreBackend(memory=64<<20),warn=lambda l:None)\n"
                 f"sys.exit(s.run([{exe!r}]) or (5 if s.errors else 0))\n")
         proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                               timeout=120, cwd=workdir)
