@@ -31,6 +31,7 @@ from ..mm.notify import NotifierSubscriptions
 from ..sync import RwSem
 from ..units import PAGE_SIZE, TASK_SIZE, Pfn
 from .devmmap import Mirrors, map_into
+from .inject import InjectFailed
 from .procmem import HostVma, read_forced, read_mem, vmas_covering, write_mem, write_vec
 from .task import TracedMm
 
@@ -38,6 +39,9 @@ if TYPE_CHECKING:
     from .userframes import UserFrames
 
 __all__ = ["HostUserMm", "current"]
+
+_SYS_MADVISE = 28
+_MADV_POPULATE_WRITE = 23
 
 # The trapped call each thread is serving (``CoreBackend.ioctl`` sets it): a read of the
 # target's memory is followed by SECCOMP_IOCTL_NOTIF_ID_VALID before anything acts on what it
@@ -137,11 +141,33 @@ class HostUserMm:
             except EFAULT:
                 if not write:
                     raise
-                data = read_forced(self.tgid, start, count * PAGE_SIZE)
+                data = self._read_write_only(start, count * PAGE_SIZE)
         pfns = self._snapshot(data, count)
         if self.frames is not None:
             self.frames.pinned(self, start, pfns)
         return pfns
+
+    def _read_write_only(self, start: int, length: int) -> bytes:
+        """A FOLL_WRITE pin of memory the program may only write: ``/proc/PID/mem`` reads
+        present pages; missing pages of a userfaultfd-registered range fault there without
+        waiting for the handler, so the calling thread populates them itself first
+        (``MADV_POPULATE_WRITE``, which waits for the program's handler as the kernel's gup
+        does) and the read is tried again."""
+        try:
+            return read_forced(self.tgid, start, length)
+        except EFAULT:
+            task = current.task
+            if task is None or task.injector is None:
+                raise
+        try:
+            held = task.injector.held(task.pid)
+            if held is None:
+                held, _ = task.injector.hold(task.nid, task.pid, task.tgid)
+            if held.syscall(_SYS_MADVISE, start, length, _MADV_POPULATE_WRITE) != 0:
+                raise EFAULT(f"cannot populate {start:#x}+{length:#x} for writing")
+        except InjectFailed as exc:
+            raise EFAULT(f"cannot populate {start:#x}: {exc}") from exc
+        return read_forced(self.tgid, start, length)
 
     def _snapshot(self, data: bytes, count: int) -> list[Pfn]:
         phys = self.phys

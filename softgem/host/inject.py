@@ -179,9 +179,10 @@ class Injector:
         self._options = PTRACE_O_TRACESYSGOOD | PTRACE_O_EXITKILL | PTRACE_O_SUSPEND_SECCOMP
         self.nr_held = 0                # threads held now (read without the lock)
 
-    def hold(self, nid: int, tid: int, tgid: int, give: int) -> tuple[Held, int]:
+    def hold(self, nid: int, tid: int, tgid: int, give: int = -1) -> tuple[Held, int]:
         """Stop thread ``tid`` inside its trapped call ``nid`` (see the module doc), having
-        given it a copy of our fd ``give``; the held thread and the copy's number there.
+        given it a copy of our fd ``give`` (if not -1); the held thread and the copy's number
+        there (-1 if none).
 
         Raises InjectFailed before anything changed for the thread when ptrace is refused,
         KernelError when the fd cannot be given (the call is still pending: answer it).
@@ -194,8 +195,8 @@ class Injector:
                 raise
             self._options &= ~PTRACE_O_SUSPEND_SECCOMP     # not privileged: calls are trapped
             _pt(PTRACE_SEIZE, tid, None, ctypes.c_void_p(self._options))
-        fd = self.listener.addfd(nid, give, cloexec=True)
-        if fd < 0:
+        fd = self.listener.addfd(nid, give, cloexec=True) if give >= 0 else -1
+        if give >= 0 and fd < 0:
             held.detach()
             raise error_for(-fd, "giving the thread its mapping file")
         try:

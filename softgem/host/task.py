@@ -75,6 +75,10 @@ class HostTask:
     def check_valid(self) -> None:
         """Raise ESRCH if the system call is no longer pending (target killed or interrupted).
         Call it after copying arguments in and before acting on them."""
+        held = self.injector.held(self.pid) if self.injector is not None else None
+        if held is not None and held.nid == self.nid:
+            self.checked = True     # stopped under our ptrace: its notification was answered,
+            return                  # but the thread (and its pid) stay ours until released
         if self._listener is not None and not self._listener.valid(self.nid):
             raise ESRCH(f"task {self.pid} left system call {self.nid}")
         self.checked = True

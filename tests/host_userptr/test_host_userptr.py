@@ -42,6 +42,7 @@ def test_host_mode_userptr_matches_the_simulated_machine(userptr_live: str, race
     assert host["wo_validate"] == 0 and host["wo_read_only_validate"] == -14
     assert host["wo_store_seen"] == 1
     assert host["uffd_validate"] == 0 and host["uffd_contents"] == 1
+    assert host["uffd_wo_validate"] == 0 and host["uffd_wo_contents"] == 1
     assert host["pending_dst_has_last_src"] == 1 and host["pending_validate_after"] == -14
     counts = backend.counters()
     assert {k: v for k, v in counts.items() if v and k in ("pins", "objects", "handles")} == {}

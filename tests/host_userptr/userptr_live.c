@@ -253,28 +253,34 @@ static void *fault_handler(void *arg)
 	}
 }
 
-static void userfaultfd_pin_waits(void)
+/* prefix "uffd" over read-write memory; "uffd_wo" over PROT_WRITE-only memory, where the
+ * pin (FOLL_WRITE) must wait for the handler too */
+static void userfaultfd_pin_waits(const char *prefix, int prot)
 {
+	char name[64];
+#define STEP(what, v) (snprintf(name, sizeof name, "%s_%s", prefix, what), step(name, v))
 	struct uffd_ctx c = { .uffd = (int)syscall(SYS_userfaultfd, O_CLOEXEC) };
 	if (c.uffd < 0) {
-		step("uffd_available", -errno);
+		STEP("available", -errno);
 		return;
 	}
-	step("uffd_available", 0);
+	STEP("available", 0);
 	struct uffdio_api api = { .api = UFFD_API };
 	ioctl(c.uffd, UFFDIO_API, &api);
-	char *m = anon(SZ, PROT_READ | PROT_WRITE);
+	char *m = anon(SZ, prot);
 	struct uffdio_register reg = { .range = { .start = (uintptr_t)m, .len = SZ },
 				       .mode = UFFDIO_REGISTER_MODE_MISSING };
-	step("uffd_register", ioctl(c.uffd, UFFDIO_REGISTER, &reg) ? -errno : 0);
+	STEP("register", ioctl(c.uffd, UFFDIO_REGISTER, &reg) ? -errno : 0);
 	pthread_t t;
 	pthread_create(&t, NULL, fault_handler, &c);
 	uint32_t h;
-	step("uffd_create", userptr(m, SZ, 0, &h));
-	step("uffd_validate", set_domain(h));
+	STEP("create", userptr(m, SZ, 0, &h));
+	STEP("validate", set_domain(h));
 	pthread_join(t, NULL);
-	step("uffd_all_served", c.served == SZ / PG);
-	step("uffd_contents", m[5 * PG + 9] == 0x42);
+	STEP("all_served", c.served == SZ / PG);
+	mprotect(m, SZ, PROT_READ | PROT_WRITE);
+	STEP("contents", m[5 * PG + 9] == 0x42);
+#undef STEP
 	gem_close(h);
 	munmap(m, SZ);
 	close(c.uffd);
@@ -327,7 +333,8 @@ int main(int argc, char **argv)
 	blit_sees_cpu_writes();
 	race_validation_against_munmap(iterations);
 	write_only_pins();
-	userfaultfd_pin_waits();
+	userfaultfd_pin_waits("uffd", PROT_READ | PROT_WRITE);
+	userfaultfd_pin_waits("uffd_wo", PROT_WRITE);
 	pending_work_keeps_unmapped_pages();
 	fclose(out);
 	return 0;

@@ -155,15 +155,17 @@ def _write_only(c: _Client, steps: dict[str, int]) -> None:
     p.munmap(w, SZ)
 
 
-def _userfaultfd(c: _Client, steps: dict[str, int]) -> None:
+def _userfaultfd(c: _Client, steps: dict[str, int], prefix: str, prot: int) -> None:
     p = c.p
-    steps["uffd_available"] = steps["uffd_register"] = 0
+    steps[f"{prefix}_available"] = steps[f"{prefix}_register"] = 0
     m = p.mmap(0, SZ, RW, ANON)
-    steps["uffd_create"], h = c.userptr(m, SZ)
     p.write(m, b"\x42" * SZ)             # the handler serves every page
-    steps["uffd_validate"] = c.set_domain(h)
-    steps["uffd_all_served"] = 1
-    steps["uffd_contents"] = int(p.read(m + 5 * PG + 9, 1) == b"\x42")
+    p.mprotect(m, SZ, prot)
+    steps[f"{prefix}_create"], h = c.userptr(m, SZ)
+    steps[f"{prefix}_validate"] = c.set_domain(h)
+    steps[f"{prefix}_all_served"] = 1
+    p.mprotect(m, SZ, RW)
+    steps[f"{prefix}_contents"] = int(p.read(m + 5 * PG + 9, 1) == b"\x42")
     c.close(h)
     p.munmap(m, SZ)
 
@@ -197,7 +199,8 @@ def play(machine: Machine, iterations: int) -> dict[str, int]:
     _blit(c, steps)
     _race(c, steps, iterations)
     _write_only(c, steps)
-    _userfaultfd(c, steps)
+    _userfaultfd(c, steps, "uffd", RW)
+    _userfaultfd(c, steps, "uffd_wo", PROT_WRITE)
     _pending(c, steps)
     c.p.exit()
     return steps
