@@ -123,6 +123,10 @@ class CoreBackend:
         """The supervisor's file table: new fds (PRIME, sync_file, syncobj) go there."""
         self.fds = HostFds(files)
 
+    def memory(self) -> tuple[int, int]:
+        """The model's RAM: total and free bytes (what sysinfo and /proc/meminfo report)."""
+        return self.phys.nr_frames * PAGE_SIZE, self.phys.nr_free() * PAGE_SIZE
+
     def mm_of(self, host: TracedMm) -> HostUserMm:
         mm = self._mms.get(host)  # a dict read is atomic: the hot path takes no lock
         if mm is not None:

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 from ..errors import EEXIST, KernelError, error_for
 from .listener import GONE, Notification
+from .meminfo import MEMINFO, MemInfoCalls
 from .paths import signed32
 from .services import ANSWERED, Handler, Reply, Services
 from .syscalls import AT_FDCWD, NR
@@ -45,13 +46,17 @@ class Node:
 class DeviceCalls:
     def __init__(self, svc: Services) -> None:
         self.svc = svc
+        self.meminfo = MemInfoCalls(svc)
 
     def table(self) -> dict[int, Handler]:
         return {NR["open"]: self.sys_open, NR["openat"]: self.sys_openat,
-                NR["openat2"]: self.sys_openat2, NR["ioctl"]: self.sys_ioctl}
+                NR["openat2"]: self.sys_openat2, NR["ioctl"]: self.sys_ioctl,
+                NR["sysinfo"]: self.meminfo.sys_sysinfo}
 
-    def lookup(self, notif: Notification, dirfd: int, ptr: int, follow: bool) -> Node | None:
-        """The node a (dirfd, path) argument names, or None if it is not ours."""
+    def lookup(self, notif: Notification, dirfd: int, ptr: int, follow: bool,
+               opening: bool = False) -> Node | None:
+        """The node a (dirfd, path) argument names, or None if it is not ours (``opening``:
+        also ``/proc/meminfo``, as a node with neither minor nor shadow path)."""
         svc = self.svc
         path = svc.paths.read(notif.pid, ptr)
         if not path:
@@ -65,6 +70,8 @@ class DeviceCalls:
             dfile = svc.files.peek(*target) if follow else None
             return None if dfile is None else Node(dfile.vpath, dfile.minor, None)
         if not svc.shadow.covers(vpath):
+            if opening and vpath == MEMINFO:
+                return Node(vpath, None, None)
             # A host path named relative to a shadow directory (``..`` back out of it, a
             # host entry of a merged directory): the supervisor must answer, since the kernel
             # would look inside the shadow.  Only sysfs is served so; elsewhere the kernel's
@@ -96,10 +103,12 @@ class DeviceCalls:
         return self._open(n, signed32(n.args[0]), n.args[1], flags, mode)
 
     def _open(self, n: Notification, dirfd: int, ptr: int, flags: int, mode: int) -> Reply:
-        node = self.lookup(n, dirfd, ptr, follow=not flags & os.O_NOFOLLOW)
+        node = self.lookup(n, dirfd, ptr, follow=not flags & os.O_NOFOLLOW, opening=True)
         if node is None:
             return None
         self.svc.procs.task(n).check_valid()
+        if node.minor is None and node.spath is None:
+            return self._open_meminfo(n, flags)
         if node.spath is not None:
             if flags & os.O_PATH:
                 flags = self._without_o_path(node, flags)
@@ -192,6 +201,24 @@ class DeviceCalls:
             ours = os.open(spath, (flags | os.O_CLOEXEC) & 0xFFFFFFFF, mode & 0o7777)
         except OSError as exc:
             raise error_for(exc.errno or errno.EIO, os.fsdecode(spath)) from exc
+        try:
+            fd = self.svc.listener.inject(n.id, ours, bool(flags & os.O_CLOEXEC))
+        finally:
+            os.close(ours)
+        return self._injected(fd)
+
+    def _open_meminfo(self, n: Notification, flags: int) -> Reply:
+        """``/proc/meminfo`` read-only: a snapshot of the model's RAM (meminfo.py); anything
+        else (writers, O_PATH, O_DIRECTORY) the host answers."""
+        if flags & (os.O_ACCMODE | os.O_PATH | os.O_DIRECTORY | os.O_CREAT) != os.O_RDONLY:
+            return None
+        snapshot = self.meminfo.meminfo_fd()
+        if snapshot is None:
+            return None
+        try:
+            ours = os.open(f"/proc/self/fd/{snapshot}", os.O_RDONLY | os.O_CLOEXEC)
+        finally:
+            os.close(snapshot)
         try:
             fd = self.svc.listener.inject(n.id, ours, bool(flags & os.O_CLOEXEC))
         finally:

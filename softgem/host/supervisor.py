@@ -53,6 +53,8 @@ FILTER_ALWAYS = tuple(NR[name] for name in (
     "open", "openat", "openat2", "stat", "lstat", "fstat", "newfstatat", "statx",
     "access", "faccessat", "faccessat2", "readlink", "readlinkat",
     "getxattr", "lgetxattr", "listxattr", "llistxattr", "statfs", "fstatfs",
+    # the machine's RAM is the model's (meminfo.py)
+    "sysinfo",
     # address space and processes (mmcalls.py)
     "munmap", "mremap", "mprotect", "pkey_mprotect", "brk",
     "fork", "clone3", "execve", "execveat", "exit_group"))

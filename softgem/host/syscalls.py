@@ -10,7 +10,7 @@ __all__ = [
 NR: dict[str, int] = {
     "read": 0, "write": 1, "open": 2, "close": 3, "stat": 4, "fstat": 5, "lstat": 6,
     "mmap": 9, "mprotect": 10, "munmap": 11, "brk": 12, "ioctl": 16, "access": 21,
-    "mremap": 25, "madvise": 28, "getpid": 39, "clone": 56, "fork": 57, "vfork": 58,
+    "mremap": 25, "madvise": 28, "getpid": 39, "sysinfo": 99, "clone": 56, "fork": 57, "vfork": 58,
     "execve": 59, "exit": 60, "readlink": 89, "getppid": 110, "statfs": 137, "fstatfs": 138, "getxattr": 191, "lgetxattr": 192, "listxattr": 194,
     "llistxattr": 195, "exit_group": 231,
     "openat": 257, "newfstatat": 262, "readlinkat": 267, "faccessat": 269,

@@ -52,6 +52,10 @@ PG_EXCLUSIVE = 0x8
 _ZERO_ROW = 0
 
 
+#: frames are host memory only once touched, so a model larger than the host's free RAM may
+#: be created (Linux's MAP_NORESERVE; the mmap module of Python 3.11 does not name it)
+_MAP_NORESERVE = getattr(mmap, "MAP_NORESERVE", 0x4000)
+
 class PhysMem:
     """The machine's page frames.  Thread safe; ``phys_lock`` is innermost in the lock order."""
 
@@ -80,7 +84,7 @@ class PhysMem:
         # A random, 2 MiB-aligned base so contiguity is still meaningful to the GPU layer.
         self.base_pfn = Pfn(rng.randrange(0x100, 0x4000) << 9)
         self._ram = mmap.mmap(-1, nr_frames * PAGE_SIZE,
-                              flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
+                              flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS | _MAP_NORESERVE)
         self.data: npt.NDArray[np.uint8] = np.frombuffer(self._ram, dtype=np.uint8).reshape(
             nr_frames, PAGE_SIZE)
         # The same bytes as one flat memoryview: slicing it is the cheapest way to move a
