@@ -267,9 +267,10 @@ def _kill_tree() -> None:
 
 
 def _reaper_main(path: str, argv: Sequence[str], env: Mapping[str, str], filt: bytes,
-                 status_w: int, go_r: int, supervisor: int) -> None:
+                 status_w: int, go_r: int, supervisor: int, leftovers: Sequence[str]) -> None:
     """In the forked reaper: never returns.  Its PDEATHSIG is SIGTERM, caught: when the
-    supervisor dies, whatever killed it, the reaper kills the whole tree, then exits."""
+    supervisor dies, whatever killed it, the reaper kills the whole tree, removes the
+    supervisor's ``leftovers`` (directories it could not remove itself), then exits."""
     try:
         _watch_supervisor(supervisor)
         _prctl(PR_SET_CHILD_SUBREAPER, 1)
@@ -302,6 +303,8 @@ def _reaper_main(path: str, argv: Sequence[str], env: Mapping[str, str], filt: b
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
         try:
             _kill_tree()             # supervisor gone, or a reaper failure: nothing outlives it
+            for leftover in leftovers:
+                shutil.rmtree(leftover, ignore_errors=True)
         except BaseException:
             pass
     os._exit(0)
@@ -348,8 +351,10 @@ def _await_listener(status_r: int, go_w: int, reaper: int) -> tuple[int, int, bo
     return pid, listener, killable
 
 
-def launch(argv: Sequence[str], filt: bytes, env: Mapping[str, str] | None = None) -> Launched:
-    """Fork the reaper and the program; return once the listener is ours.
+def launch(argv: Sequence[str], filt: bytes, env: Mapping[str, str] | None = None,
+           leftovers: Sequence[str] = ()) -> Launched:
+    """Fork the reaper and the program; return once the listener is ours.  ``leftovers``:
+    directories the reaper removes if the supervisor dies first (the shadow tree).
 
     Raises HostUnsupported if the program could not install the filter."""
     if not argv:
@@ -363,7 +368,7 @@ def launch(argv: Sequence[str], filt: bytes, env: Mapping[str, str] | None = Non
     if reaper == 0:
         os.close(status_r)
         os.close(go_w)
-        _reaper_main(path, argv, env, filt, status_w, go_r, supervisor)
+        _reaper_main(path, argv, env, filt, status_w, go_r, supervisor, tuple(leftovers))
     os.close(status_w)
     os.close(go_r)
     pid, listener, killable = _await_listener(status_r, go_w, reaper)

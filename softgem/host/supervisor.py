@@ -94,7 +94,13 @@ class Supervisor:
     def run(self, argv: Sequence[str], env: Mapping[str, str] | None = None) -> int:
         """Run the program to the end of its whole process tree; its exit status."""
         sizes = probe_kernel()
-        launched = launch(argv, trap_filter(FILTER_ALWAYS, FILTER_WHEN), env)
+        shadow = Shadow()
+        try:
+            launched = launch(argv, trap_filter(FILTER_ALWAYS, FILTER_WHEN), env,
+                              leftovers=(shadow.root,))
+        except BaseException:
+            shadow.destroy()
+            raise
         try:
             listener = Listener(launched.listener, probe_listener(launched.listener, sizes))
         except BaseException:
@@ -102,13 +108,13 @@ class Supervisor:
             launched.wait_tree()
             launched.close()
             os.close(launched.listener)
+            shadow.destroy()
             raise
-        return self._serve_run(launched, listener)
+        return self._serve_run(launched, listener, shadow)
 
-    def _serve_run(self, launched: Launched, listener: Listener) -> int:
+    def _serve_run(self, launched: Launched, listener: Listener, shadow: Shadow) -> int:
         try:
             watcher = Watcher(self.report)
-            shadow = Shadow()
             files = FileTable(watcher, self.backend.open_file, self.backend.release_file)
             files.trace = self.trace
             attach = getattr(self.backend, "attach_files", None)
@@ -119,6 +125,7 @@ class Supervisor:
             launched.wait_tree()
             launched.close()
             listener.close()
+            shadow.destroy()
             raise
         svc = Services(listener, self.backend, files,
                        ProcessTable(self.backend, watcher, listener, self.report),

@@ -75,8 +75,10 @@ def _alive(pid: int) -> bool:
     return state != "Z"
 
 
-def _softgem_run(*argv: str, **kw: object) -> subprocess.Popen[str]:
+def _softgem_run(*argv: str, tmpdir: str | None = None, **kw: object) -> subprocess.Popen[str]:
     env = dict(os.environ, PYTHONPATH=str(ROOT))
+    if tmpdir is not None:
+        env["TMPDIR"] = tmpdir          # where the supervisor makes its shadow tree
     kw.setdefault("stderr", subprocess.PIPE)
     proc: subprocess.Popen[str] = subprocess.Popen(  # type: ignore[call-overload]
         [sys.executable, "-m", "softgem.cli", "run", "--", *argv], env=env, text=True, **kw)
@@ -115,8 +117,11 @@ def test_ctrl_c_on_softgem_run_exits_130_without_aborted(lifetime: str,
 def test_killing_the_supervisor_kills_the_program_and_all_its_descendants(
         lifetime: str, tmp_path: pathlib.Path, sig: int) -> None:
     out = tmp_path / "tree"
-    proc = _softgem_run(lifetime, "tree", str(out), stderr=subprocess.DEVNULL)
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    proc = _softgem_run(lifetime, "tree", str(out), tmpdir=str(tmp), stderr=subprocess.DEVNULL)
     pids = _wait_for(out, {"program", "child", "grandchild"})
+    assert [p.name[:15] for p in tmp.iterdir()] == ["softgem-shadow-"]
     os.kill(proc.pid, sig)
     proc.wait(timeout=30)
     deadline = time.monotonic() + 10
@@ -127,6 +132,9 @@ def test_killing_the_supervisor_kills_the_program_and_all_its_descendants(
     for pid in left.values():          # do not leave them behind if the test fails
         os.kill(pid, signal.SIGKILL)
     assert left == {}, f"still running after the supervisor died: {left}"
+    while any(tmp.iterdir()) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert list(tmp.iterdir()) == [], "the reaper left the shadow tree behind"
 
 
 @pytest.mark.parametrize("count, expected", [(0x4000000, errno.ENOMEM),
