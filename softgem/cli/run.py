@@ -21,7 +21,8 @@ __all__ = ["run_program"]
 
 _SHOWN = {("uapi", "ioctl"), ("userptr", "invalidate"), ("userptr", "create"),
           ("userptr", "pinned"), ("userptr", "collision"), ("host", "mm_event"),
-          ("host", "mirror"), ("host", "revoke"), ("host", "gem_mmap")}
+          ("host", "mirror"), ("host", "revoke"), ("host", "gem_mmap"), ("gpu", "hang"),
+          ("gpu", "manual_reset")}
 
 
 def run_program(argv: list[str], *, trace_on: bool = False, memory: int = 256 << 20,

@@ -29,6 +29,7 @@ from .file_priv import (
 )
 from .ggtt import Ggtt
 from .gpu import DEFAULT_HANG_TIMEOUT, Gpu, GpuStatistics, attach
+from .hang import manual_reset
 from .ppgtt import Ppgtt
 from .vm import SCRATCH, AddressSpace, Run
 from .vma import (
@@ -66,6 +67,7 @@ __all__ = [
     "Ggtt",
     "Gpu",
     "GpuStatistics",
+    "manual_reset",
     "GpuFile",
     "GpuVma",
     "Ppgtt",

@@ -100,6 +100,7 @@ class CsState:
     engine_class: int = ENGINE_CLASS_RENDER
     deadline: Deadline = field(default_factory=lambda: Deadline(None))
     stop: int = 0
+    forced: bool = False            # a manual reset (i915_wedged) hit the running request
     registers: dict[int, int] = field(default_factory=dict)
     clip: tuple[int, int, int, int] = (0, 0, 0, 0)
     commands: int = 0
@@ -116,6 +117,8 @@ class CsState:
         """Raise if the request was cancelled or has run past its hang deadline."""
         if self.stop:
             raise CsStopped(self.stop)
+        if self.forced:
+            raise GpuHang("manual reset", pc)
         if self.deadline.expired():
             raise GpuHang(f"batch still running after {self.deadline.seconds}s", pc)
 

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import errno
 import itertools
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from .. import trace
@@ -201,6 +202,10 @@ class Engine:
         """No request submitted here is still unretired."""
         with self.lock:
             return not self._inflight
+
+    def wait_for(self, cond: Callable[[], bool], timeout: float | None = None) -> bool:
+        """Sleep until ``cond()`` holds, re-checked whenever a request retires here."""
+        return self._idle.wait_event(cond, timeout)
 
     def wait_idle(self, timeout: float | None = None) -> bool:
         """Sleep until :meth:`idle`; False if ``timeout`` seconds passed first."""

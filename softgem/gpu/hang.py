@@ -43,10 +43,16 @@ if TYPE_CHECKING:
     from .request import Request
 
 __all__ = ["BAN_AFTER_HANGS", "DEFAULT_HANG_TIMEOUT", "CsStopped", "GpuHang",
-           "GuiltyContext", "hang_timeout", "mark_guilty", "reset"]
+           "ENGINE_ID", "GuiltyContext", "hang_timeout", "manual_reset", "mark_guilty", "reset"]
 
 #: Seconds a batch may run before it counts as hung (``gpu.hang_timeout`` overrides it).
 DEFAULT_HANG_TIMEOUT = 2.0
+
+#: The kernel's engine ids (``enum intel_engine_id``): bit ``1 << id`` of an engine mask.
+ENGINE_ID = {"rcs0": 0, "bcs0": 1, "vcs0": 2, "vecs0": 10}
+
+#: Seconds a manual reset waits for the engine to let go of its request.
+MANUAL_RESET_WAIT = 10.0
 
 #: The hang that bans a bannable, recoverable context (``Context.BAN_AFTER_HANGS`` too).
 BAN_AFTER_HANGS = 3
@@ -113,3 +119,34 @@ def reset(engine: Engine, rq: Request, hang: GpuHang) -> None:
     revoke_all_gtt_mmaps(gpu.dev)
     if trace.enabled:
         trace.emit("gpu", "reset", engine=engine.name, resets=engine.resets)
+
+
+def _wait_let_go(engine: Engine, rq: Request) -> None:
+    def gone() -> bool:
+        return engine.active is not rq
+    engine.wait_for(gone, MANUAL_RESET_WAIT)
+
+
+def manual_reset(gpu: Gpu, engine_mask: int) -> int:
+    """``intel_gt_handle_error`` for a requested reset (a write to debugfs ``i915_wedged``):
+    the request running on each engine of ``engine_mask`` is treated as hung -- its command
+    streamer stops at its next check and :func:`reset` runs, so it completes with -EIO and
+    its context is marked guilty -- and the call returns once every such engine has let go
+    of it, as the kernel's write returns after the reset.  Idle engines are untouched (the
+    kernel's reset of an idle engine changes nothing a program sees).  Returns how many
+    requests were reset."""
+    victims: list[tuple[Engine, Request]] = []
+    for engine in list(gpu.engines.values()):
+        bit = ENGINE_ID.get(engine.name)
+        if bit is None or not engine_mask >> bit & 1:
+            continue
+        with engine.lock:
+            rq = engine.active
+            if rq is not None and rq.cs is not None:
+                rq.cs.forced = True
+                victims.append((engine, rq))
+    for engine, rq in victims:
+        _wait_let_go(engine, rq)
+    if trace.enabled:
+        trace.emit("gpu", "manual_reset", mask=engine_mask, requests=len(victims))
+    return len(victims)

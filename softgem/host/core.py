@@ -19,6 +19,7 @@ from .. import trace
 from ..errors import EINVAL, ENODEV, ENOTTY
 from ..gem import DmaBuf, DrmFile, GemDevice, Platform, gem_mmap_lookup
 from ..gpu import attach as attach_gpu
+from ..gpu import manual_reset
 from ..mm import NotifierRange, NotifyEvent, PhysMem
 from ..mm import notify as mm_notify
 from ..sync import SpinLock
@@ -122,6 +123,11 @@ class CoreBackend:
     def attach_files(self, files: FileTable) -> None:
         """The supervisor's file table: new fds (PRIME, sync_file, syncobj) go there."""
         self.fds = HostFds(files)
+
+    def manual_reset(self, engine_mask: int) -> int:
+        """A reset written to debugfs ``i915_wedged`` (wedged.py)."""
+        gpu = attach_gpu(self.dev)      # the device's Gpu (attached at construction)
+        return manual_reset(gpu, engine_mask)
 
     def memory(self) -> tuple[int, int]:
         """The model's RAM: total and free bytes (what sysinfo and /proc/meminfo report)."""

@@ -24,6 +24,7 @@ from .meminfo import MEMINFO, MemInfoCalls
 from .paths import signed32
 from .services import ANSWERED, Handler, Reply, Services
 from .syscalls import AT_FDCWD, NR
+from .wedged import WEDGED
 
 __all__ = ["DeviceCalls", "Node"]
 
@@ -122,6 +123,8 @@ class DeviceCalls:
                     # A sysfs store replaces the attribute whatever the offset; IGT's
                     # igt_sysfs_set writes "1" without O_TRUNC over "20000\n".
                     flags |= os.O_TRUNC
+                if node.vpath == WEDGED and self.svc.wedged is not None:
+                    self.svc.wedged.arm()               # wedged.py
             return self._open_shadow(n, node.spath, flags, mode)
         assert node.minor is not None
         if flags & os.O_DIRECTORY:

@@ -22,6 +22,7 @@ from .listener import Listener, Notification
 from .paths import PathResolver
 from .proctable import ProcessTable
 from .shadow import Shadow
+from .wedged import WedgedFile
 
 __all__ = ["ANSWERED", "Answered", "Handler", "Reply", "Services"]
 
@@ -51,3 +52,4 @@ class Services:
     trace: Callable[[str], None] | None     # one line per served ioctl / invalidation
     warn: Callable[[str], None]             # one-line warnings for the user (stderr)
     injector: Injector                      # threads held to run calls of ours (mmaps)
+    wedged: WedgedFile | None = None        # debugfs i915_wedged (resets on a write)

@@ -43,6 +43,7 @@ from .services import ANSWERED, Answered, Handler, Reply, Services
 from .shadow import Shadow
 from .syscalls import CLONE_VM, NAMES, NR
 from .watcher import Watcher
+from .wedged import WEDGED, WedgedFile
 from .workers import WorkerPool
 
 __all__ = ["FILTER_ALWAYS", "FILTER_WHEN", "Supervisor", "run"]
@@ -85,6 +86,7 @@ class Supervisor:
         self.errors: list[str] = []
         self._table: dict[int, Handler] = {}
         self._injector: Injector | None = None
+        self._wedged: WedgedFile | None = None
 
     def report(self, where: str, exc: BaseException) -> None:
         line = f"softgem: internal error in {where}: {exc!r}"
@@ -131,6 +133,9 @@ class Supervisor:
                        ProcessTable(self.backend, watcher, listener, self.report),
                        shadow, PathResolver(shadow), self.trace, self.warn,
                        Injector(listener))
+        reset = getattr(self.backend, "manual_reset", None)
+        if reset is not None:
+            svc.wedged = self._wedged = WedgedFile(shadow.to_shadow(WEDGED), reset)
         self._injector = svc.injector
         devices = DeviceCalls(svc)
         self._table = {**devices.table(), **FsInfoCalls(svc, devices).table(),
@@ -170,6 +175,9 @@ class Supervisor:
 
     def _serve(self, listener: Listener, n: Notification) -> None:
         handler = self._table.get(n.nr)
+        wedged = self._wedged
+        if wedged is not None and wedged.armed:
+            self._safely(wedged.poll)           # a reset written to i915_wedged runs first
         try:
             reply = None if handler is None else handler(n)
             inj = self._injector

@@ -14,7 +14,7 @@ address 0000:00:02.0 (docs/host-discovery.md lists who reads what):
   links, the driver directory ``/sys/bus/pci/drivers/i915``, the module ``/sys/module/i915``
   with its parameters;
 * debugfs ``/sys/kernel/debug/dri/{0,128}``: ``name``, ``i915_params/*``,
-  ``i915_gem_drop_caches``, ``clients``.
+  ``i915_gem_drop_caches``, ``clients``, ``i915_wedged`` (writes reset the GPU: wedged.py).
 
 Values are those of a Skylake GT2 desktop part (the platform table's chipset id and revision);
 frequencies are the HD 530's.  Content is ``str`` or ``bytes`` for a file, a 1-tuple with a
@@ -180,6 +180,7 @@ def _driver_and_module() -> dict[str, Content]:
         "/sys/module/i915/refcnt": "0\n",
         "/sys/module/i915/drivers/pci:i915": ("../../../bus/pci/drivers/i915",),
         "/sys/kernel/debug/dri/0/i915_gem_drop_caches": "0x000001ff\n",
+        "/sys/kernel/debug/dri/0/i915_wedged": "0\n",         # a write resets (wedged.py)
         "/sys/kernel/debug/dri/0/clients": "             command   tgid dev master a   uid  "
                                            "    magic\n",
     }

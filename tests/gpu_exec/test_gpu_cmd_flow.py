@@ -10,7 +10,8 @@ from gpu_exec_env import FakeContext, GpuExecEnv
 
 from softgem.gem.create import gem_create
 from softgem.gem.mman import I915_MMAP_TYPE_GTT, DrmMappable, mmap_offset
-from softgem.gpu import mi
+from softgem.gpu import manual_reset, mi
+from softgem.gpu.hang import ENGINE_ID
 from softgem.gpu.request import RUNNING, Request
 from softgem.gpu.vma import GpuVma
 from softgem.posix import MAP_SHARED, PROT_READ, PROT_WRITE
@@ -105,6 +106,24 @@ def test_spinner_left_alone_is_declared_hung_and_completes_with_eio(gpux: GpuExe
     assert rq.error == errno.EIO
     assert rq.hang is not None and "still running" in rq.hang.reason
     assert (ctx.hangs, ctx.banned, gpux.rcs.resets) == (1, False, 1)
+
+
+def test_a_manual_reset_stops_the_running_spinner_and_spares_the_queue(gpux: GpuExecEnv
+                                                                        ) -> None:
+    """What a write of an engine mask to debugfs i915_wedged does (host/wedged.py)."""
+    dst = gpux.bo(4096)
+    ctx = FakeContext()
+    rq = gpux.submit(gpux.rcs, _spinner(gpux), ctx)
+    after = gpux.submit(gpux.rcs, gpux.batch(_stores(dst, (0, 7))))
+    _wait_running(rq)
+    assert manual_reset(gpux.gpu, 1 << ENGINE_ID["bcs0"]) == 0     # another engine: idle
+    assert not rq.completed()
+    assert manual_reset(gpux.gpu, 0xFFFFFFFFFFFFFFFF) == 1
+    assert rq.completed() and rq.error == errno.EIO       # done when the call returns
+    assert rq.hang is not None and rq.hang.reason == "manual reset"
+    assert after.wait(10) and (after.error, gpux.peek_u32(dst, 0)) == (0, 7)
+    assert (ctx.hangs, ctx.banned, gpux.rcs.resets) == (1, False, 1)
+    assert manual_reset(gpux.gpu, 0xFFFFFFFFFFFFFFFF) == 0    # idle now: nothing to reset
 
 
 def test_a_long_straight_line_batch_is_caught_by_the_periodic_deadline_check(
