@@ -16,6 +16,8 @@ MI_BATCH_BUFFER_START (1st level)  chain: continue at the target (the return sta
 MI_BATCH_BUFFER_START (bit 22)     call a second-level batch; from a second-level batch it
                                    chains at the second level (gen9 nests two levels)
 MI_BATCH_BUFFER_END                return from a second-level batch, else the batch is done
+MI_CONDITIONAL_BATCH_BUFFER_END    the same, when the memory dword is not above the inline one
+MI_SEMAPHORE_WAIT                  a polling wait on a memory dword (:mod:`.mi_wait`)
 =================================  ===========================================================
 
 The IGT spinner is a batch that jumps back to itself until the CPU rewrites its first dword
@@ -70,7 +72,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..sync import Backoff, Deadline
-from . import blitter, mi
+from . import blitter, mi, mi_wait
 from .hang import CsStopped, GpuHang
 from .mi import ADDR_MASK, GpuMemory
 
@@ -130,7 +132,8 @@ _MI_DATA: dict[int, Handler] = {
     0x24: mi.exec_store_register_mem,
     0x26: mi.exec_flush_dw,
 }
-_MI_LEN_MASK = {0x20: 0x3FF, 0x22: 0xFF, 0x24: 0xFF, 0x26: 0x3F, 0x31: 0xFF}
+_MI_LEN_MASK = {0x20: 0x3FF, 0x22: 0xFF, 0x24: 0xFF, 0x26: 0x3F, 0x31: 0xFF,
+                mi_wait.OP_SEMAPHORE_WAIT: 0xFF, mi_wait.OP_COND_BBE: 0xFF}
 _MI_SINGLE = {0x00, 0x02, 0x05, 0x08}      # NOOP, USER_INTERRUPT, ARB_CHECK, ARB_ON_OFF
 _BLT: dict[int, Handler] = {
     blitter.OP_SETUP_CLIP: blitter.exec_setup_clip,
@@ -243,6 +246,19 @@ def execute(vm: GpuMemory, start: int, length: int, state: CsState) -> None:
                 continue
             if op == OP_BBS:
                 pc = _jump(fetch, fetch.get(pc, n), pc, stack, state)
+                continue
+            if op == mi_wait.OP_COND_BBE:
+                if mi_wait.cond_bbe_ends(vm, fetch.get(pc, n), pc):
+                    if not stack:
+                        return
+                    pc = stack.pop()
+                    fetch.invalidate()
+                else:
+                    pc += 4 * n
+                continue
+            if op == mi_wait.OP_SEMAPHORE_WAIT:
+                mi_wait.semaphore_wait(vm, fetch.get(pc, n), state, pc)
+                pc += 4 * n
                 continue
             if op in _MI_SINGLE:
                 if op == 0x05:          # MI_ARB_CHECK: a preemption point

@@ -12,6 +12,7 @@ from softgem.gem.create import gem_create
 from softgem.gem.mman import I915_MMAP_TYPE_GTT, DrmMappable, mmap_offset
 from softgem.gpu import manual_reset, mi
 from softgem.gpu.hang import ENGINE_ID
+from softgem.gpu.mi_wait import MI_DO_COMPARE, OP_COND_BBE, OP_SEMAPHORE_WAIT
 from softgem.gpu.request import RUNNING, Request
 from softgem.gpu.vma import GpuVma
 from softgem.posix import MAP_SHARED, PROT_READ, PROT_WRITE
@@ -190,3 +191,50 @@ def test_a_gpu_reset_revokes_gtt_mmaps(gpux: GpuExecEnv) -> None:
     assert gpux.run(gpux.rcs, gpux.batch([mi.mi_instr(0x3F)])).error == errno.EIO
     assert gpux.mm.resident_pages(addr, addr + 2 * PAGE_SIZE) == []
     assert gpux.mm.cpu_read(addr, 4) == b"gtt!"      # faults back in
+
+
+def _igt_spinner(gpux: GpuExecEnv) -> tuple[GpuVma, int]:
+    """igt_spin_new's gen8+ batch: MI_ARB_CHECK, then a conditional end on a condition dword
+    that starts at 0xffffffff, then a jump back.  Returns the batch and the condition's
+    offset in it."""
+    spin = gpux.bo(4096)
+    cond = 4096 - 8
+    dwords = [mi.MI_ARB_CHECK, OP_COND_BBE << 23 | MI_DO_COMPARE | 2, mi.MI_BATCH_BUFFER_END,
+              spin.start + cond, 0, *mi.batch_buffer_start(spin.start)]
+    for i, dw in enumerate(dwords):
+        gpux.poke_u32(spin, 4 * i, dw)
+    gpux.poke_u32(spin, cond, 0xFFFFFFFF)
+    return spin, cond
+
+
+def test_the_igt_spinner_loops_until_its_condition_dword_is_batch_buffer_end(
+        gpux: GpuExecEnv) -> None:
+    spin, cond = _igt_spinner(gpux)
+    rq = gpux.submit(gpux.rcs, spin)
+    _wait_running(rq)
+    assert not rq.completed()
+    gpux.poke_u32(spin, cond, mi.MI_BATCH_BUFFER_END)        # igt_spin_end
+    assert rq.wait(10) and rq.error == 0 and gpux.rcs.resets == 0
+
+
+@pytest.mark.parametrize("op, mem, data, passes", [
+    (0, 6, 5, True), (0, 5, 5, False), (1, 5, 5, True), (2, 4, 5, True), (2, 5, 5, False),
+    (3, 5, 5, True), (4, 5, 5, True), (4, 6, 5, False), (5, 6, 5, True), (5, 5, 5, False)])
+def test_semaphore_wait_compares_memory_with_the_inline_dword(
+        gpux: GpuExecEnv, op: int, mem: int, data: int, passes: bool) -> None:
+    sema, dst = gpux.bo(4096), gpux.bo(4096)
+    gpux.poke_u32(sema, 0, mem)
+    wait = [OP_SEMAPHORE_WAIT << 23 | 1 << 15 | op << 12 | 2, data, sema.start, 0]
+    rq = gpux.submit(gpux.rcs, gpux.batch(wait + _stores(dst, (0, 9))))
+    if not passes:
+        _wait_polling(rq)
+        assert not rq.completed() and gpux.peek_u32(dst, 0) == 0
+        gpux.poke_u32(sema, 0, {0: 6, 1: 5, 2: 4, 3: 5, 4: 5, 5: 6}[op])   # now it holds
+    assert rq.wait(10) and rq.error == 0 and gpux.peek_u32(dst, 0) == 9
+
+
+def _wait_polling(rq: Request) -> None:
+    deadline, backoff = Deadline(10), Backoff()
+    while rq.state != RUNNING or rq.cs is None or rq.cs.commands < 1:
+        assert not deadline.expired(), f"{rq!r} never started"
+        backoff.pause()

@@ -111,7 +111,8 @@ def test_noop_arb_check_and_user_interrupt_are_accepted(gpux: GpuExecEnv) -> Non
 
 BAD_COMMANDS = [
     ("unknown MI opcode", [mi.mi_instr(0x3F)]),
-    ("MI_SEMAPHORE_WAIT (not modelled)", [mi.mi_instr(0x1C, 2), 0, 0, 0]),
+    ("MI_SEMAPHORE_WAIT with an undefined compare operation",
+     [mi.mi_instr(0x1C, 2) | 6 << 12, 0, 0, 0]),
     ("store without its gen8 address dword", [mi.mi_instr(0x20, 1), 0, 0]),
     ("PIPE_CONTROL on a render batch (not modelled)", [(3 << 29) | (3 << 27) | (2 << 24) | 4]),
     ("a blit on the render engine", blitter.xy_color_blt(0, 64, 0, 0, 1, 1, 0)),
