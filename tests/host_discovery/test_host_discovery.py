@@ -4,13 +4,18 @@ find a real one (docs/host-discovery.md)."""
 from __future__ import annotations
 
 import os
+import pathlib
 import re
+import shutil
+import subprocess
 
+import pytest
 from discovery_helpers import require_program, softgem_run
 
 from softgem.gem import DEFAULT_PLATFORM
 
 DEVICE_ID = f"{DEFAULT_PLATFORM.chipset_id:04x}"
+HERE = pathlib.Path(__file__).parent
 
 
 def test_lsgpu_lists_the_device_and_its_render_node() -> None:
@@ -116,6 +121,29 @@ def test_eglinfo_reports_iris_for_the_device() -> None:
     assert "GBM platform:\nEGL API version" in proc.stdout
     assert "softgem: this mmap" not in out
     assert proc.returncode == 2, out[-3000:]
+
+
+def test_a_gles2_clear_runs_to_completion_on_iris(tmp_path: pathlib.Path) -> None:
+    """Mesa's iris creates its contexts, clears through one execbuf with a syncobj fence
+    array, waits on the syncobjs and reads the pixel back; the program exits 0.  The pixel is
+    0,0,0,0 where a gen9 reads 255,0,0,255: the render engine skips the 3D pipeline
+    (docs/host-discovery.md, "what rendering would need next")."""
+    if shutil.which("pkg-config") is None or subprocess.run(
+            ["pkg-config", "--exists", "egl", "glesv2"]).returncode != 0:
+        pytest.fail("libegl-dev and libgles-dev are needed: run scripts/setup")
+    exe = tmp_path / "gles_clear"
+    libs = subprocess.run(["pkg-config", "--cflags", "--libs", "egl", "glesv2"],
+                          capture_output=True, text=True, check=True).stdout.split()
+    subprocess.run(["gcc", "-O2", "-Wall", "-o", str(exe), str(HERE / "gles_clear_client.c"),
+                    *libs], check=True)
+    proc = softgem_run(str(exe), trace=True)
+    assert proc.returncode == 0, proc.stdout + proc.stderr[-3000:]
+    assert "renderer Mesa Intel(R) HD Graphics 530 (SKL GT2)" in proc.stdout, proc.stdout
+    assert "fb status 0x8cd5" in proc.stdout                    # GL_FRAMEBUFFER_COMPLETE
+    assert "pixel 0 0 0 0 err 0x0" in proc.stdout
+    assert re.search(r"name=I915_GEM_EXECBUFFER2_WR nr=105 ret=0", proc.stderr)
+    assert re.search(r"name=SYNCOBJ_CREATE nr=191 ret=0", proc.stderr)
+    assert "internal error" not in proc.stderr
 
 
 _STATFS_PROGRAM = """
