@@ -157,6 +157,7 @@ class HistoryRow:
     kind: str                # the checker verdict expected on ``design``
     depth: int               # the bug's depth (ordering constraints + 1) for PCT's bound
     what: str
+    seam: str = "userptr"    # whose designs ``design`` and ``fixed`` name: userptr, mmap
 
 
 ROWS: tuple[HistoryRow, ...] = (
@@ -197,9 +198,10 @@ _FNS: dict[str, Callable[[Machine], object]] = {
 }
 
 
-def row_scenario(name: str, design: str) -> Scenario:
+def row_scenario(name: str, design: str, seam: str = "userptr") -> Scenario:
     """Scenario ``name`` on machines built with userptr design ``design`` (a fresh design per
-    machine), or ``v6.8+BUG``: over the explorer's planted-bug design ``BUG``."""
+    machine), or ``v6.8+BUG``: over the explorer's planted-bug design ``BUG``; ``seam="mmap"``:
+    with mmap_offset design ``design`` (``Machine(mmap_design=...)``)."""
     fn = _FNS.get(name)
     if fn is None:
         raise KeyError(f"unknown history scenario {name!r}; known: {', '.join(sorted(_FNS))}")
@@ -213,6 +215,12 @@ def row_scenario(name: str, design: str) -> Scenario:
         return Scenario(f"{name}@{design}", fn, doc=doc[0] if doc else "",
                         userptr_ops=PlantedUserptr(bug))
     return Scenario(f"{name}@{design}", fn, doc=doc[0] if doc else "",
-                    machine_options={"userptr_design": design})
+                    machine_options={f"{seam}_design": design})
+
+
+# The mmap_offset rows (seed 002) live in their own module, which imports HistoryRow from here.
+from .history_mmap import FNS_MMAP, ROWS_MMAP  # noqa: E402
+
+ROWS, _FNS = ROWS + tuple(ROWS_MMAP), {**_FNS, **FNS_MMAP}
 
 

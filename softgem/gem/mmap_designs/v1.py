@@ -132,9 +132,9 @@ class MmoList:
         others = [name for ident, name in self.walkers.items() if ident != me]
         if others:
             task.observe("data-race", self,
-                         f"{what} on obj#{mmo.obj.id}'s mmap_offsets list (under "
-                         f"gem.object.mmo_lock) while task {others[0]} walks it without the "
-                         "lock (revoking GTT mmaps)")
+                         f"{what} on obj#{mmo.obj.id}'s mmap_offsets list (under its "
+                         f"mmo_lock) while task {others[0]} walks the list without that lock "
+                         "(revoking GTT mmaps)")
 
     def add(self, mmo: MmoV1) -> None:
         """``list_add`` (at the head); caller holds ``mutex``."""
