@@ -17,7 +17,7 @@ from ..gem import revoke_all_gtt_mmaps
 from ..machine import Machine
 from ..posix import MAP_SHARED
 from .gem import RW, Gem
-from .history import HistoryRow
+from .history_row import HistoryRow
 
 __all__ = ["FNS_MMAP", "ROWS_MMAP", "mmap_vs_gem_close", "reset_revoke_vs_mmap_offset",
            "watch_data_races"]

@@ -114,3 +114,23 @@ def test_v1_a_list_add_during_an_unlocked_walk_is_not_reported_outside_explorati
         assert lst.walkers == {}
     finally:
         env.teardown()
+
+
+def test_v1_two_handles_of_one_file_put_the_mappings_offset_reference_too() -> None:
+    """Not a review point, a consequence of the patch: GEM_CLOSE puts the creation reference
+    of every offset of the closing *file*, once per handle, so a file holding two handles
+    (GEM_OPEN of its own flink name) that closes both frees an offset a VMA still maps; the
+    munmap then reads it.  The merged design keeps the offset as long as the object."""
+    for design, broken in (("merged", False), ("mmap-v1", True)):
+        env = GemEnv(mmap_design=design)
+        h = env.create(PAGE_SIZE)
+        h2, _ = gem_open(env.dev, env.file, flink(env.dev, env.file, h))
+        addr = env.map(env.offset(h, WB), PAGE_SIZE)
+        env.file.handle_delete(h)
+        env.file.handle_delete(h2)
+        if broken:
+            with pytest.raises(SimBug, match="freed mmap offset"):
+                env.mm.munmap(addr, PAGE_SIZE)
+            continue                    # the model's state is past a use after free
+        env.mm.munmap(addr, PAGE_SIZE)
+        env.teardown()

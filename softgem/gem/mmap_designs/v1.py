@@ -68,7 +68,21 @@ if TYPE_CHECKING:
     from ..file import DrmFile
     from ..object import GemObject
 
-__all__ = ["MmoV1", "MmoList", "V1"]
+__all__ = ["MmoList", "MmoRef", "MmoV1", "V1"]
+
+
+class MmoRef(Kref):
+    """``mmo->ref``.  A get on a count that reached 0 is what the kernel's refcount_t reports
+    as "addition on 0; use-after-free": the offset is being (or has been) released."""
+
+    __slots__ = ()
+
+    def get(self) -> None:
+        try:
+            super().get()
+        except SimBug as e:
+            raise SimBug("refcount_t: addition on 0; use-after-free: kref_get of an mmap "
+                         "offset whose last reference is gone (it is being freed)") from e
 
 
 class MmoV1(MmapOffset):
@@ -79,7 +93,7 @@ class MmoV1(MmapOffset):
     def __init__(self, obj: GemObject, mmap_type: int, file: DrmFile | None) -> None:
         super().__init__(obj, mmap_type)
         self.file = file
-        self.ref = Kref()
+        self.ref = MmoRef()
         self.next: Any = None
         self.prev: Any = None
 
