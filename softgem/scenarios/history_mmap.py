@@ -19,8 +19,8 @@ from ..posix import MAP_SHARED
 from .gem import RW, Gem
 from .history_row import HistoryRow
 
-__all__ = ["FNS_MMAP", "ROWS_MMAP", "mmap_vs_gem_close", "reset_revoke_vs_mmap_offset",
-           "watch_data_races"]
+__all__ = ["FNS_MMAP", "ROWS_MMAP", "mmap_vs_gem_close", "reset_revoke_vs_gem_close",
+           "reset_revoke_vs_mmap_offset", "watch_data_races"]
 
 PAGE = 4096
 
@@ -77,9 +77,24 @@ def reset_revoke_vs_mmap_offset(m: Machine) -> None:
     gem.close(bo)
 
 
+def reset_revoke_vs_gem_close(m: Machine) -> None:
+    """The reset's revocation of GTT mmaps racing GEM_CLOSE of an object asked twice for a
+    GTT offset (mapped through the first): no race report, to see what the walk then reads."""
+    gem = Gem(m.spawn("reset-close"))
+    bo = gem.create(PAGE)
+    addr = igt.gem_mmap__gtt(gem.proc, gem.fd, bo, PAGE)
+    gem.proc.write(addr, b"x")
+    igt.gem_mmap_offset(gem.proc, gem.fd, bo, uapi.I915_MMAP_OFFSET_GTT)   # asked again
+    explore.spawn(lambda: revoke_all_gtt_mmaps(m.device), "reset")
+    explore.spawn(lambda: gem.close(bo), "gem_close")
+    explore.join_all()
+    gem.proc.munmap(addr, PAGE)
+
+
 FNS_MMAP: dict[str, Callable[[Machine], object]] = {
     "mmap-vs-gem-close": mmap_vs_gem_close,
     "reset-revoke-vs-mmap-offset": reset_revoke_vs_mmap_offset,
+    "reset-revoke-vs-gem-close": reset_revoke_vs_gem_close,
 }
 
 ROWS_MMAP: list[HistoryRow] = [
@@ -92,4 +107,8 @@ ROWS_MMAP: list[HistoryRow] = [
                "reset-revoke-vs-mmap-offset", "pct", 60, "data-race", 2,
                "the reset walks the object's mmap_offsets list without mmo_lock while "
                "MMAP_OFFSET adds to it", seam="mmap"),
+    HistoryRow("002", "review: revoke on reset (vs GEM_CLOSE)", "mmap-v1", "merged",
+               "reset-revoke-vs-gem-close", "pct", 100, "use-after-free", 2,
+               "the unlocked walk stands on an offset GEM_CLOSE unlinks and frees, then loads "
+               "its next pointer", seam="mmap"),
 ]

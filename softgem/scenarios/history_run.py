@@ -122,6 +122,9 @@ def render_doc(results: list[RowResult], *, quick: bool) -> str:
         "c6bcc0c2fdfd); whether I915_USERPTR_PROBE existed in each era was not checked.",
         "Kernel sources read: the v5.13 rework as merged (v7, with its review), the v4 posting",
         "and its review (seed 003), the rwlock commit (seed 004).",
+        "The seed 002 rows name mmap_offset designs (`softgem.Machine(mmap_design=NAME)`,",
+        "`softgem/gem/mmap_designs/`): `merged` (default) and `mmap-v1`, the 2019 series as",
+        "first posted; docs/history-mmap.md says what differs and what is not modelled.",
         "",
         "| seed | bug | design | scenario | strategy | schedules to first failure "
         "(budget) | checker | replay token | fixed design |",

@@ -15,7 +15,8 @@ from softgem.scenarios.registry import Scenario
 def test_the_mmap_rows_are_in_the_history_and_name_the_mmap_seam() -> None:
     assert all(r in ROWS for r in ROWS_MMAP)
     assert {r.point for r in ROWS_MMAP} == {"review: mmap vs gem_close",
-                                            "review: revoke on reset"}
+                                            "review: revoke on reset",
+                                            "review: revoke on reset (vs GEM_CLOSE)"}
     assert all(r.seam == "mmap" and r.design == "mmap-v1" for r in ROWS_MMAP)
 
 
