@@ -48,8 +48,6 @@ class MmapDesign(Protocol):
     """What the core asks of an mmap_offset design."""
 
     name: str
-    #: does MMAP_OFFSET return the same offset each time for one (object, type)?
-    offset_per_type: bool
 
     def init_object(self) -> Any:
         """A new object's mmap offset bookkeeping (``obj.mmo``)."""

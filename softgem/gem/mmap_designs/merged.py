@@ -40,7 +40,6 @@ _mmo_lock = SpinLock("gem.object.mmo_lock")
 
 class Merged:
     name = "merged"
-    offset_per_type = True
 
     def init_object(self) -> Any:
         return {}

@@ -208,7 +208,6 @@ def _release(mmo: MmoV1) -> None:
 
 class V1:
     name = "mmap-v1"
-    offset_per_type = False
 
     def init_object(self) -> Any:
         return MmoList()
