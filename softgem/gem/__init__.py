@@ -14,6 +14,7 @@ from .file import RENDER_MINOR_BASE, DrmFile
 from .master import MasterState
 from .mman import DrmMappable, MmapOffset, gem_mmap_lookup, revoke_all_gtt_mmaps
 from .mman_legacy import ShmemFilp
+from .mmap_designs import MmapDesign, make_mmap_design, mmap_design_names
 from .object import GemObject
 from .ops import BackingOps, ObjectFlags
 from .pages import Segment, SgTable
@@ -36,6 +37,7 @@ __all__ = [
     "GemObject",
     "GemStatistics",
     "GpuHooks",
+    "MmapDesign",
     "MmapOffset",
     "MasterState",
     "ObjectFlags",
@@ -51,6 +53,8 @@ __all__ = [
     "V6_8",
     "design_names",
     "make_design",
+    "make_mmap_design",
+    "mmap_design_names",
     "gem_mmap_lookup",
     "is_shmem",
     "is_userptr",

@@ -239,9 +239,10 @@ class GgttAperture:
         """Zap the user PTEs of ``b`` (``i915_vma_revoke_mmap``); caller holds ``lock``."""
         if not b.userfault:
             return
-        node = b.node
-        if node is not None and node.allocated:
-            self.dev.mapping.unmap_mapping_range(node.start + b.offset, b.npages)
+        # The offsets the view was mapped through: the design's answer (mmap_designs).
+        for node in self.dev.mmap_design.revoke_nodes(b.obj, b.node):
+            if node.allocated:
+                self.dev.mapping.unmap_mapping_range(node.start + b.offset, b.npages)
         b.userfault = False
         b.obj.userfault_count -= 1
 

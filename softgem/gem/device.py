@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from .designs import UserptrDesign
     from .file import DrmFile
     from .mman_legacy import ShmemFilp
+    from .mmap_designs import MmapDesign
     from .object import GemObject
 
 __all__ = ["GemDevice", "GemStatistics", "GpuHooks", "StoreMirror"]
@@ -64,10 +65,12 @@ class GemStatistics:
 
 class GemDevice:
     def __init__(self, phys: PhysMem, *, rng: random.Random | None = None,
-                 platform: Platform | None = None, userptr_design: str = "v6.8") -> None:
+                 platform: Platform | None = None, userptr_design: str = "v6.8",
+                 mmap_design: str = "merged") -> None:
         from .aperture import GgttAperture
         from .designs import make_design
         from .master import MasterState
+        from .mmap_designs import make_mmap_design
         from .offsets import OffsetManager
         from .shrinker import ShrinkLists
 
@@ -87,6 +90,8 @@ class GemDevice:
         self.files: list[DrmFile] = []
         # The userptr design (softgem.gem.designs): the one seam the core calls userptr through.
         self.userptr_design: UserptrDesign = make_design(userptr_design)
+        # The mmap_offset design (softgem.gem.mmap_designs), the same kind of seam.
+        self.mmap_design: MmapDesign = make_mmap_design(mmap_design)
         self.faults = FaultPoints()
         # Per-device state of other modules, here so that a dropped device frees it all.
         self.aperture = GgttAperture(self)

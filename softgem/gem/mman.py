@@ -1,16 +1,19 @@
 """mmap_offset: CPU mappings of GEM objects through fake offsets on the DRM fd (``i915_gem_mman.c``).
 
 A program asks MMAP_OFFSET for an offset of one *mmap type* (GTT, WC, WB, UC; FIXED only on
-discrete parts), then calls ``mmap(fd, offset)``.  Each (object, type) pair has one
-:class:`MmapOffset` whose :class:`~softgem.gem.offsets.OffsetNode` is created on first request
-and reused after; asking adds the calling file to the node's allow list once, GEM_CLOSE takes
-it off again.  Every GEM mapping of every process lives in the device's one ``FileMapping``
-(``dev.mapping``, the kernel's anon-inode address space), at the node's page offsets, so the
-driver can zap all mappings of one object and type with one ``unmap_mapping_range``.
+discrete parts), then calls ``mmap(fd, offset)``.  How offsets are kept -- one per (object,
+type) with an allow list of files, or one per call and per file -- and which references a
+mapping holds are the device's *mmap design* (``dev.mmap_design``,
+:mod:`softgem.gem.mmap_designs`: ``merged``, the default, or ``mmap-v1``); this module is
+the uAPI-facing part they share and calls only the design's operations.  Every GEM mapping
+of every process lives in the device's one ``FileMapping`` (``dev.mapping``, the kernel's
+anon-inode address space), at the node's page offsets, so the driver can zap all mappings
+of one offset with one ``unmap_mapping_range``.
 
 Mappings are VM_PFNMAP|VM_IO VMAs (gup refuses them: a userptr over one fails with EFAULT).
 Each VMA holds its own object reference (``open`` on fork/split takes another, ``close``
-drops it), so a mapping outlives GEM_CLOSE and the closing of the fd.  Fault handlers are in
+drops it; mmap-v1 also refcounts the offset), so a mapping outlives GEM_CLOSE and the
+closing of the fd.  Fault handlers are in
 :mod:`softgem.gem.mman_fault`; the mappable aperture behind GTT mmaps in
 :mod:`softgem.gem.aperture`; the legacy GEM_MMAP ioctl in :mod:`softgem.gem.mman_legacy`.
 
@@ -23,7 +26,7 @@ release_mmap_offset(obj)   the object's pages are put (shrink, purge, free)     
 release_mmap_gtt(obj)      GGTT unbind (obj.unbind), tiling change              GTT views
 revoke_all_gtt_mmaps(dev)  GPU reset, runtime suspend                           every GTT
 free_mmap_offsets(obj)     the object is freed                                  nodes removed
-revoke_mmap_offsets(o, f)  GEM_CLOSE of a handle of ``f``                       nothing
+revoke_mmap_offsets(o, f)  GEM_CLOSE of a handle of ``f``                       the design's
 =========================  ===================================================  ============
 
 Eviction from the aperture and fence stealing revoke just the victim view, inside
@@ -31,10 +34,7 @@ Eviction from the aperture and fence stealing revoke just the victim view, insid
 model a GTT PTE maps the object's own frame, not an aperture page, so it must not outlive
 the object's pages.
 
-Locking: ``obj.mmo`` changes under the object lock *and* ``_mmo_lock`` (a spinlock, so
-GEM_CLOSE can walk it without the object lock, as ``obj->mmo.lock`` allows); the offset
-manager's lock is held for read across node lookup and ``get_unless_zero`` in
-:func:`gem_mmap`, which is what keeps a dying object from being mapped.
+Locking is the design's (``obj.mmo`` is its per-object bookkeeping).
 """
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from .. import trace
-from ..errors import EACCES, EINVAL, ENODEV, ENOENT, SimBug
+from ..errors import EINVAL, ENODEV, ENOENT, SimBug
 from ..mm import (
     VM_DONTDUMP,
     VM_DONTEXPAND,
@@ -54,7 +54,6 @@ from ..mm import (
     Vma,
     VmFault,
 )
-from ..sync import SpinLock
 from ..units import PAGE_SHIFT
 from .aperture import aperture_of
 from .mman_fault import FenceDetile, vm_fault_cpu, vm_fault_gtt
@@ -72,7 +71,7 @@ __all__ = [
     "I915_MMAP_TYPE_FIXED", "MMAP_TYPE_NAMES", "MmapOffset", "DrmMappable",
     "mmap_offset", "assign_mmap_offset", "gem_mmap", "gem_mmap_lookup", "release_mmap_offset",
     "release_mmap_gtt", "free_mmap_offsets", "revoke_mmap_offsets", "revoke_all_gtt_mmaps",
-    "CPU_VM_OPS", "GTT_VM_OPS", "legacy_mmap", "find_mmap_offset",
+    "CPU_VM_OPS", "GTT_VM_OPS", "legacy_mmap", "find_mmap_offset", "zap_node",
 ]
 
 I915_MMAP_TYPE_GTT = 0
@@ -81,9 +80,6 @@ I915_MMAP_TYPE_WB = 2
 I915_MMAP_TYPE_UC = 3
 I915_MMAP_TYPE_FIXED = 4
 MMAP_TYPE_NAMES = {0: "gtt", 1: "wc", 2: "wb", 3: "uc", 4: "fixed"}
-
-_mmo_lock = SpinLock("gem.object.mmo_lock")
-
 
 class MmapOffset:
     """One mmap type of one object (``i915_mmap_offset``): the node userspace maps."""
@@ -148,23 +144,8 @@ def assign_mmap_offset(obj: GemObject, mmap_type: int, file: DrmFile | None) -> 
         raise ENODEV("FIXED mmaps exist only on discrete parts")
     if mmap_type != I915_MMAP_TYPE_GTT and not obj.flags & ObjectFlags.HAS_STRUCT_PAGE:
         raise ENODEV(f"{obj!r} has no struct pages to map")
-    mmo = _mmap_offset_attach(obj, mmap_type, file)
+    mmo = obj.dev.mmap_design.attach(obj, mmap_type, file)
     return mmo.node.offset_addr()
-
-
-def _mmap_offset_attach(obj: GemObject, mmap_type: int, file: DrmFile | None) -> MmapOffset:
-    mmo: MmapOffset | None = obj.mmo.get(mmap_type)
-    if mmo is None:
-        mmo = MmapOffset(obj, mmap_type)
-        obj.dev.offsets.add(mmo.node, obj.size >> PAGE_SHIFT)
-        with _mmo_lock:
-            obj.mmo[mmap_type] = mmo
-        if trace.enabled:
-            trace.emit("gem", "mmap_offset", obj=obj.id, type=MMAP_TYPE_NAMES[mmap_type],
-                       offset=mmo.node.offset_addr())
-    if file is not None:
-        mmo.node.allow_once(file)
-    return mmo
 
 
 # -- mmap(2) of the DRM fd ----------------------------------------------------------------------
@@ -177,17 +158,7 @@ def gem_mmap_lookup(dev: GemDevice, file: DrmFile, pgoff: int, npages: int,
     Raises: EINVAL (no such node), EACCES (the node is not open to ``file``, or its object
     is being freed), EINVAL (``write``: a writable mapping of a read-only object).
     """
-    offsets = dev.offsets
-    obj: GemObject | None = None
-    with offsets.lock.read():
-        node = offsets.exact_lookup_locked(pgoff, npages)
-        if node is not None and node.is_allowed(file):
-            mmo: MmapOffset = node.owner
-            obj = mmo.obj.get_unless_zero()
-    if obj is None:
-        if node is None:
-            raise EINVAL(f"no mmap offset node at page {pgoff:#x} (+{npages})")
-        raise EACCES(f"{node!r} is not mappable by this file")
+    obj, mmo = dev.mmap_design.lookup(dev, file, pgoff, npages)
     if obj.readonly and write:
         obj.put()
         raise EINVAL(f"writable mapping of read-only {obj!r}")
@@ -206,23 +177,24 @@ def gem_mmap(dev: GemDevice, file: DrmFile, vma: Vma) -> None:
     vma.flags |= VM_PFNMAP | VM_DONTEXPAND | VM_DONTDUMP | VM_IO
     vma.private = mmo
     vma.vm_ops = GTT_VM_OPS if mmo.mmap_type == I915_MMAP_TYPE_GTT else CPU_VM_OPS
+    dev.mmap_design.mmap_attached(vma, mmo)
     if trace.enabled:
         trace.emit("gem", "mmap", obj=obj.id, type=MMAP_TYPE_NAMES[mmo.mmap_type],
                    addr=vma.start, length=vma.end - vma.start)
 
 
 class _GemVmOps:
-    """Shared ``open``/``close``: every VMA mapping an object holds one object reference."""
+    """Shared ``open``/``close``: the references a VMA holds are the design's."""
 
     __slots__ = ()
 
     def open(self, vma: Vma) -> None:
         mmo: MmapOffset = vma.private
-        mmo.obj.get()
+        mmo.obj.dev.mmap_design.vm_open(vma)
 
     def close(self, vma: Vma) -> None:
         mmo: MmapOffset = vma.private
-        mmo.obj.put()
+        mmo.obj.dev.mmap_design.vm_close(vma)
 
 
 class CpuVmOps(_GemVmOps):
@@ -273,11 +245,6 @@ class DrmMappable:
 
 
 # -- revocation -------------------------------------------------------------------------------
-def _mmos(obj: GemObject) -> list[MmapOffset]:
-    with _mmo_lock:
-        return [obj.mmo[t] for t in sorted(obj.mmo)]
-
-
 def release_mmap_offset(obj: GemObject) -> None:
     """Zap every user mapping of ``obj`` (its pages are being put); the next access faults.
 
@@ -285,11 +252,11 @@ def release_mmap_offset(obj: GemObject) -> None:
     fences; the whole GTT node is then zapped too, for the reason in the module doc.
     """
     aperture_of(obj.dev).unbind_object(obj)
-    for mmo in _mmos(obj):
-        _zap(obj, mmo.node)
+    obj.dev.mmap_design.zap(obj)
 
 
-def _zap(obj: GemObject, node: OffsetNode) -> None:
+def zap_node(obj: GemObject, node: OffsetNode) -> None:
+    """Zap every user mapping of ``node`` (a design's helper)."""
     if node.allocated:
         obj.dev.mapping.unmap_mapping_range(node.start, node.npages)
 
@@ -311,31 +278,24 @@ def revoke_all_gtt_mmaps(dev: GemDevice) -> None:
 def free_mmap_offsets(obj: GemObject) -> None:
     """The object is being freed: drop its views and remove every node it owns."""
     aperture_of(obj.dev).unbind_object(obj)
-    with _mmo_lock:
-        mmos = [obj.mmo[t] for t in sorted(obj.mmo)]
-        obj.mmo.clear()
-    for mmo in mmos:
-        _zap(obj, mmo.node)
-        obj.dev.offsets.remove(mmo.node)
+    obj.dev.mmap_design.free_object(obj)
     forget_filp(obj)
     if obj.userfault_count:
         raise SimBug(f"{obj!r} freed with {obj.userfault_count} GTT userfaults")
 
 
 def revoke_mmap_offsets(obj: GemObject, file: DrmFile) -> None:
-    """GEM_CLOSE of a handle of ``file``: ``file`` may no longer mmap any node of ``obj``.
-
-    Mappings that exist stay (they hold their own object references).
-    """
-    for mmo in _mmos(obj):
-        mmo.node.revoke(file)
+    """GEM_CLOSE of a handle of ``file`` (the design's: the merged one takes ``file`` off
+    the allow lists; mappings that exist stay, they hold their own references)."""
+    obj.dev.mmap_design.close_object(obj, file)
 
 
 def find_mmap_offset(obj: GemObject, mmap_type: int) -> MmapOffset | None:
-    """The object's node of ``mmap_type`` if one was created (for tests and tools)."""
-    with _mmo_lock:
-        found: MmapOffset | None = obj.mmo.get(mmap_type)
-    return found
+    """The object's (first) node of ``mmap_type`` if one was created (for tests and tools)."""
+    for mmo in obj.dev.mmap_design.offsets(obj):
+        if mmo.mmap_type == mmap_type:
+            return mmo
+    return None
 
 
 def lookup_object(dev: GemDevice, offset: int) -> GemObject:

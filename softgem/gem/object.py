@@ -64,7 +64,7 @@ class GemObject:
         self.stride = 0
         self.name = 0                      # flink name, 0 when none
         self.dma_buf: Any = None           # the exported dma-buf while one exists
-        self.mmo: dict[int, Any] = {}      # mmap type -> MmapOffset node
+        self.mmo: Any = dev.mmap_design.init_object()   # the mmap design's offsets
         self.userfault_count = 0           # GTT mappings faulted in (revoked on unbind)
         self.private: Any = None           # the kind's own state (userptr: UserptrState)
         self.pat_index = 0                 # GEM_CREATE_EXT_SET_PAT

@@ -2,7 +2,8 @@
 
 ``Machine()`` works with no arguments; keyword options tune the memory size, the seed of every
 random choice (frame-number base, mmap base, GPU addresses), the platform, and the userptr
-design (``userptr_design="v5.14"``: :mod:`softgem.gem.designs`).  Two machines
+design (``userptr_design="v5.14"``: :mod:`softgem.gem.designs`) and the mmap_offset design
+(``mmap_design="mmap-v1"``: :mod:`softgem.gem.mmap_designs`).  Two machines
 built with the same seed behave identically.
 """
 
@@ -60,11 +61,13 @@ class Machine:
     """A simulated computer with an i915 GPU."""
 
     def __init__(self, *, memory: int = 1 << 30, seed: int = 0, platform: Any = None,
-                 userptr_design: str = "v6.8") -> None:
-        from ..gem import make_design
+                 userptr_design: str = "v6.8", mmap_design: str = "merged") -> None:
+        from ..gem import make_design, make_mmap_design
 
         make_design(userptr_design)     # ValueError now (listing the names), not at first use
+        make_mmap_design(mmap_design)
         self._userptr_design = userptr_design
+        self._mmap_design = mmap_design
         self.seed = seed
         if lockdep.enabled:
             lockdep.prime(LOCK_ORDER)
@@ -85,7 +88,8 @@ class Machine:
         """The i915 device (created on first use)."""
         if self._device is None:
             dev = GemDevice(self.phys, rng=self.rng, platform=self._platform,
-                            userptr_design=self._userptr_design)
+                            userptr_design=self._userptr_design,
+                            mmap_design=self._mmap_design)
             self._gpu = attach_gpu(dev)
             self._device = dev
         return self._device

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import ctypes
 from collections.abc import Callable
-from dataclasses import dataclass
 
 from .. import explore, uapi
 from ..errors import EAGAIN
@@ -25,6 +24,8 @@ from ..mm import NotifierRange, NotifyEvent, invalidate_range_end, invalidate_ra
 from ..sync import Fence, clock, task
 from . import catalog
 from .gem import ANON, RW, Gem
+from .history_mmap import FNS_MMAP, ROWS_MMAP
+from .history_row import HistoryRow
 from .registry import Scenario
 
 __all__ = ["BATCH_S", "MUNMAP_LATENCY", "ROWS", "HistoryRow", "row_scenario"]
@@ -145,20 +146,6 @@ def oom_reap_busy_userptr(m: Machine) -> None:
                      "non-blockable range (-EAGAIN): the victim's memory is not reaped")
 
 
-@dataclass(frozen=True)
-class HistoryRow:
-    seed: str
-    point: str               # the commit id or the seed's review point
-    design: str              # the design that had the bug
-    fixed: str               # the design that fixed it
-    scenario: str
-    strategy: str
-    budget: int              # schedules within which the bug is found (and fixed is clean)
-    kind: str                # the checker verdict expected on ``design``
-    depth: int               # the bug's depth (ordering constraints + 1) for PCT's bound
-    what: str
-
-
 ROWS: tuple[HistoryRow, ...] = (
     HistoryRow("004", "never block in the notifier (munmap latency)", "v5.14", "v6.8",
                "munmap-vs-long-batch", "pct", 5, "munmap-waits-for-gpu", 1,
@@ -195,11 +182,13 @@ _FNS: dict[str, Callable[[Machine], object]] = {
     "stress-mm-invalidate-close": catalog.stress_mm_invalidate_close,
     "invalidate-vs-busy-revalidate": catalog.invalidate_vs_busy_revalidate,
 }
+ROWS, _FNS = ROWS + tuple(ROWS_MMAP), {**_FNS, **FNS_MMAP}     # seed 002: history_mmap.py
 
 
-def row_scenario(name: str, design: str) -> Scenario:
+def row_scenario(name: str, design: str, seam: str = "userptr") -> Scenario:
     """Scenario ``name`` on machines built with userptr design ``design`` (a fresh design per
-    machine), or ``v6.8+BUG``: over the explorer's planted-bug design ``BUG``."""
+    machine), or ``v6.8+BUG``: over the explorer's planted-bug design ``BUG``; ``seam="mmap"``:
+    with mmap_offset design ``design`` (``Machine(mmap_design=...)``)."""
     fn = _FNS.get(name)
     if fn is None:
         raise KeyError(f"unknown history scenario {name!r}; known: {', '.join(sorted(_FNS))}")
@@ -213,6 +202,7 @@ def row_scenario(name: str, design: str) -> Scenario:
         return Scenario(f"{name}@{design}", fn, doc=doc[0] if doc else "",
                         userptr_ops=PlantedUserptr(bug))
     return Scenario(f"{name}@{design}", fn, doc=doc[0] if doc else "",
-                    machine_options={"userptr_design": design})
+                    machine_options={f"{seam}_design": design})
+
 
 

@@ -53,13 +53,13 @@ DFS_CAP = 2000          # DFS schedules per design in full runs
 def run_row(row: HistoryRow, *, fixed_factor: int = 1, dfs: bool = False) -> RowResult:
     """One row; the fixed design is explored over ``fixed_factor`` times the budget; ``dfs``
     adds a DFS campaign within 1 preemption on both designs (capped at :data:`DFS_CAP`)."""
-    buggy = row_scenario(row.scenario, row.design)
+    buggy = row_scenario(row.scenario, row.design, row.seam)
     rep = explore.explore(buggy, row.strategy, schedules=row.budget)
     replayed = False
     if rep.failed:
         again = explore.replay(buggy, rep.token)
         replayed = again.failed and again.kind == rep.kind and again.trace == rep.trace
-    fixed = explore.explore(row_scenario(row.scenario, row.fixed), row.strategy,
+    fixed = explore.explore(row_scenario(row.scenario, row.fixed, row.seam), row.strategy,
                             schedules=row.budget * fixed_factor)
     m = _GUARANTEE.search(rep.guarantee)
     n, k, d = (int(g) for g in m.groups()) if m else (0, 0, 0)
@@ -68,7 +68,8 @@ def run_row(row: HistoryRow, *, fixed_factor: int = 1, dfs: bool = False) -> Row
     if dfs:
         bug = explore.explore(buggy, "dfs", preemptions=1, schedules=DFS_CAP, shrink=False)
         res.dfs_found_at = bug.found_at if bug.failed and bug.kind == row.kind else 0
-        ok = explore.explore(row_scenario(row.scenario, row.fixed), "dfs", preemptions=1,
+        ok = explore.explore(row_scenario(row.scenario, row.fixed, row.seam), "dfs",
+                             preemptions=1,
                              schedules=DFS_CAP)
         res.dfs_fixed = f"FAILED ({ok.kind})" if ok.failed else ok.guarantee
         res.fixed_clean = res.fixed_clean and not ok.failed
@@ -84,7 +85,6 @@ _NOT_REPRODUCED = """\
 |---|---|---|
 | 000 | 6c308fecb4, ec8b0dd51c, ad46cb533d, e9681366ea, c479f4383e, 460822b0b1, 281400ff0f, e227330223, c6d576cc57, 68d6c84059, e4b946bfe1, 380996aab5 | they need the `v3.16` and `v4.4` designs (struct_mutex, the per-mm `i915_mmu_notifier` with its spinlock, interval tree and linear list, the get_pages worker, the cancel worker, mm_struct refcounting and its release worker, GTT mmaps of userptrs); none is modelled yet. The two "(echo)" rows above replant the shape of 460822b0b1 and 380996aab5 in today's design (the explorer's planted bugs): they show the checkers catch that kind of bug, not the 2014 code |
 | 001 | v16/v17 of the original patch | same: needs the 2014 get_pages worker design |
-| 002 | mmap vs gem_close; revoke on reset | needs the `mmap-v1` mmap_offset design (the 2019 series as first posted); not modelled |
 | 003 | review: fence on -EAGAIN | no design here differs: every design (like the merged kernel) keeps the request's fences in the reservations when submit_done returns -EAGAIN (the payload is skipped); a design that removes them, and a checker for "submit_init waited for the wrong fence", are not written |
 | 004 | E2BIG on scatterlist overflow | every design shares today's E2BIG check in get_pages (no design with the truncating table size) |
 
@@ -122,6 +122,9 @@ def render_doc(results: list[RowResult], *, quick: bool) -> str:
         "c6bcc0c2fdfd); whether I915_USERPTR_PROBE existed in each era was not checked.",
         "Kernel sources read: the v5.13 rework as merged (v7, with its review), the v4 posting",
         "and its review (seed 003), the rwlock commit (seed 004).",
+        "The seed 002 rows name mmap_offset designs (`softgem.Machine(mmap_design=NAME)`,",
+        "`softgem/gem/mmap_designs/`): `merged` (default) and `mmap-v1`, the 2019 series as",
+        "first posted; docs/history-mmap.md says what differs and what is not modelled.",
         "",
         "| seed | bug | design | scenario | strategy | schedules to first failure "
         "(budget) | checker | replay token | fixed design |",

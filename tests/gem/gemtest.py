@@ -22,10 +22,12 @@ __all__ = ["GemEnv"]
 class GemEnv:
     """One device, one open file and one address space, with mmap shortcuts."""
 
-    def __init__(self, nr_frames: int = 8192, **platform: Any) -> None:
+    def __init__(self, nr_frames: int = 8192, mmap_design: str = "merged",
+                 **platform: Any) -> None:
         self.phys = PhysMem(nr_frames, rng=random.Random(5))
         plat = dataclasses.replace(DEFAULT_PLATFORM, **platform)
-        self.dev = GemDevice(self.phys, rng=random.Random(6), platform=plat)
+        self.dev = GemDevice(self.phys, rng=random.Random(6), platform=plat,
+                             mmap_design=mmap_design)
         self.file: DrmFile = self.dev.open(0)
         self.mm = Mm(self.phys, name="gem-test", rng=random.Random(7))
         self.mms = [self.mm]

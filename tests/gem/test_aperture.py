@@ -21,6 +21,7 @@ from softgem.gem.mman import (
 from softgem.gem.mman import (
     revoke_all_gtt_mmaps,
 )
+from softgem.gem.mmap_designs import mmap_design_names
 from softgem.gem.object import GemObject
 from softgem.gem.shrinker import shrink
 from softgem.gem.tiling import set_tiling
@@ -40,10 +41,10 @@ def _env(**platform: Any) -> Iterator[GemEnv]:
     assert aperture_of(env.dev).nr_bindings() == 0
 
 
-@pytest.fixture
-def small() -> Iterator[GemEnv]:
-    """A 2 MiB aperture with two fence registers."""
-    with _env(mappable_size=2 * MIB, num_fences=2) as env:
+@pytest.fixture(params=mmap_design_names())
+def small(request: pytest.FixtureRequest) -> Iterator[GemEnv]:
+    """A 2 MiB aperture with two fence registers, on each mmap_offset design."""
+    with _env(mappable_size=2 * MIB, num_fences=2, mmap_design=request.param) as env:
         yield env
 
 

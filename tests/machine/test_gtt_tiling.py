@@ -15,14 +15,15 @@ import pytest
 
 import softgem
 from softgem import igt, uapi
+from softgem.gem import mmap_design_names
 from softgem.units import PAGE_SIZE
 
 X, Y = uapi.I915_TILING_X, uapi.I915_TILING_Y
 
 
-@pytest.fixture
-def proc() -> Iterator[softgem.Process]:
-    machine = softgem.Machine(memory=64 << 20)
+@pytest.fixture(params=mmap_design_names())
+def proc(request: pytest.FixtureRequest) -> Iterator[softgem.Process]:
+    machine = softgem.Machine(memory=64 << 20, mmap_design=request.param)
     p = machine.spawn()
     yield p
     p.exit()
