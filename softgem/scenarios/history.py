@@ -216,3 +216,8 @@ def row_scenario(name: str, design: str) -> Scenario:
                     machine_options={"userptr_design": design})
 
 
+
+
+from .history_late import FNS_LATE, ROWS_LATE  # noqa: E402  (seeds 003/004)
+
+ROWS, _FNS = ROWS + tuple(ROWS_LATE), {**_FNS, **FNS_LATE}
