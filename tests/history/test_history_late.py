@@ -33,7 +33,8 @@ def test_every_merged_design_keeps_the_fence_of_an_eagain_execbuf(design: str) -
 def _exit_and_leaks(m: Machine) -> dict[str, int]:
     for p in list(m.processes()):
         p.exit(0)
-    return m.counters().leaks()
+    leaks: dict[str, int] = m.counters().leaks()
+    return leaks
 
 
 def test_v6_8_answers_e2big_for_the_truncated_count_and_leaks_nothing() -> None:
