@@ -16,7 +16,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from ..explore import Report, explore, replay
-from ..gem.designs import design_names
+from ..gem import design_names
 from ..scenarios import PLANTED_BUGS, Scenario, all_scenarios
 from ..scenarios import get as get_scenario
 

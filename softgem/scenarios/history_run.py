@@ -120,6 +120,10 @@ def render_doc(results: list[RowResult], *, quick: bool) -> str:
         "c6bcc0c2fdfd); whether I915_USERPTR_PROBE existed in each era was not checked.",
         "Kernel sources read: the v5.13 rework as merged (v7, with its review), the v4 posting",
         "and its review (seed 003), the rwlock commit (seed 004).",
+        "`v5.13-nofence` is v5.13 with the v4 review's fence point applied (never merged:",
+        "v4 and every kernel since install the request's fence before the final check and",
+        "keep it on -EAGAIN). v5.13, v5.14 and rework-v4 build the page list from the page",
+        "count truncated to 32 bits (before v6.3's E2BIG; `gem/designs/sg_trunc.py`).",
         "",
         "| seed | bug | design | scenario | strategy | schedules to first failure "
         "(budget) | checker | replay token | fixed design |",
