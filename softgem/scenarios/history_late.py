@@ -32,7 +32,8 @@ from __future__ import annotations
 import ctypes
 import errno
 import struct
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -52,7 +53,8 @@ if TYPE_CHECKING:
     ROWS_LATE: list[HistoryRow]
 
 __all__ = ["FNS_LATE", "HUGE_PAGES", "ROWS_LATE", "eagain_retry_behind_long_batch",
-           "huge_userptr_errno", "huge_userptr_relocation"]
+           "huge_userptr_errno", "huge_userptr_relocation", "retry_after_a_batch_that_ran",
+           "watch_skipped_fences"]
 
 PAGE = 4096
 HUGE_PAGES = (1 << 32) + 1
@@ -113,17 +115,14 @@ def _held(t: Any) -> list[str]:
     return [h.cls.name for h in st.held] if st is not None else []
 
 
-def eagain_retry_behind_long_batch(m: Machine) -> None:
-    """An execbuf behind a long batch answers -EAGAIN (MAP_FIXED over its userptr); does
-    the retry's submit_init wait for the skipped request's fence?"""
+@contextmanager
+def watch_skipped_fences() -> Iterator[None]:
+    """The checker ``submit-init-waits-for-skipped-fence`` for the running schedule: a task
+    holding an object lock (submit_init's unbind) that sleeps on the fence of a request whose
+    execbuf answered an error (its payload skipped) fails the run."""
     from .history import BATCH_S
 
-    gem = Gem(m.spawn("retry"))
-    ptr = gem.proc.mmap(0, PAGE, RW, ANON)
-    gem.proc.write(ptr, b"\x11" * 4)
-    bo = gem.userptr(ptr, PAGE)
-    gate = Fence("long batch gate")
-    fd = gem.proc.fd_install(sync_file_create(gate))
+    ex = explore.current_execution() if explore.exploring() else None
     skipped: dict[str, str] = {}        # wait queue name -> fence name
 
     def on_event(ev: trace.Event) -> None:
@@ -135,15 +134,41 @@ def eagain_retry_behind_long_batch(m: Machine) -> None:
         name = getattr(t.wait_obj, "name", "")
         if name in skipped and "gem.object" in _held(t) and ex is not None:
             ex.fail("submit-init-waits-for-skipped-fence",
-                         f"{t.name} waits, holding the object lock (submit_init's unbind of "
-                         f"the invalidated pages), for fence {skipped[name]} of a request "
-                         f"whose execbuf answered -EAGAIN: its payload is skipped, it guards "
-                         f"no page, it only queued behind the {BATCH_S * 1e3:.0f} ms batch")
+                    f"{t.name} waits, holding the object lock (submit_init's unbind of the "
+                    f"invalidated pages), for fence {skipped[name]} of a request whose "
+                    f"execbuf answered -EAGAIN: its payload is skipped, it guards no page, "
+                    f"it only queued behind the {BATCH_S * 1e3:.0f} ms batch")
 
-    ex = explore.current_execution() if explore.exploring() else None
     if ex is not None:
         ex.block_observers.append(blocked)
     unsub = trace.subscribe(on_event)
+    try:
+        yield
+    finally:
+        unsub()
+
+
+def _gated_fd(gem: Gem) -> tuple[int, Callable[[], None]]:
+    """An in-fence fd and the ``gpu-batch`` body that signals it after the long batch."""
+    from .history import BATCH_S
+
+    gate = Fence("long batch gate")
+    fd = gem.proc.fd_install(sync_file_create(gate))
+
+    def batch() -> None:
+        task.sleep("gpu.batch", BATCH_S)
+        gate.signal()
+    return fd, batch
+
+
+def eagain_retry_behind_long_batch(m: Machine) -> None:
+    """An execbuf behind a long batch answers -EAGAIN (MAP_FIXED over its userptr); does
+    the retry's submit_init wait for the skipped request's fence?"""
+    gem = Gem(m.spawn("retry"))
+    ptr = gem.proc.mmap(0, PAGE, RW, ANON)
+    gem.proc.write(ptr, b"\x11" * 4)
+    bo = gem.userptr(ptr, PAGE)
+    fd, batch = _gated_fd(gem)
     out: list[int] = []
 
     def submit() -> None:
@@ -151,19 +176,32 @@ def eagain_retry_behind_long_batch(m: Machine) -> None:
         if out[0] == -errno.EAGAIN:
             out.append(_store_batch_first(gem, bo, 0xCD, retry=True))
 
-    def batch() -> None:
-        task.sleep("gpu.batch", BATCH_S)
-        gate.signal()
-
-    try:
+    with watch_skipped_fences():
         explore.spawn(submit, "execbuf")
         explore.spawn(lambda: gem.proc.mmap(ptr, PAGE, RW, ANON | MAP_FIXED), "map-fixed")
         explore.spawn(batch, "gpu-batch")
         explore.join_all()
-    finally:
-        unsub()
     gem.proc.close(fd)
     assert out and out[0] in (0, -errno.EAGAIN) and all(e == 0 for e in out[1:]), out
+    gem.wait(bo)
+    gem.close(bo)
+
+
+def retry_after_a_batch_that_ran(m: Machine) -> None:
+    """The checker's negative: the execbuf behind the long batch succeeds, then MAP_FIXED,
+    then the next execbuf's submit_init waits for that batch's fence -- the right one (its
+    payload writes the old pages): not reported."""
+    gem = Gem(m.spawn("ran"))
+    ptr = gem.proc.mmap(0, PAGE, RW, ANON)
+    bo = gem.userptr(ptr, PAGE)
+    fd, batch = _gated_fd(gem)
+    with watch_skipped_fences():
+        assert _store_batch_first(gem, bo, 0xAB, in_fence_fd=fd) == 0
+        explore.spawn(batch, "gpu-batch")
+        gem.proc.mmap(ptr, PAGE, RW, ANON | MAP_FIXED)   # before v6.8: waits for the batch
+        assert _store_batch_first(gem, bo, 0xCD, retry=True) == 0
+        explore.join_all()
+    gem.proc.close(fd)
     gem.wait(bo)
     gem.close(bo)
 

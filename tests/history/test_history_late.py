@@ -57,3 +57,28 @@ def test_through_the_whole_uapi_the_vector_allocation_fails_first(design: str) -
     assert huge_userptr_errno(m) == -errno.ENOMEM
     assert HUGE_PAGES * 8 > (1 << 31) - 1           # the kvmalloc INT_MAX limit (v5.15+)
     assert _exit_and_leaks(m) == {}
+
+
+@pytest.mark.parametrize("design", ["rework-v4", "v6.8"])
+def test_waiting_for_the_fence_of_a_batch_that_ran_is_not_reported(design: str) -> None:
+    """On v6.8 the second submit_init does block on the first batch's fence holding the
+    object lock (MAP_FIXED did not wait): the right fence, so no report; before v6.8 the
+    MAP_FIXED itself waited for it."""
+    from softgem.scenarios.history_late import retry_after_a_batch_that_ran
+    from softgem.scenarios.registry import Scenario
+
+    s = Scenario(f"ran@{design}", retry_after_a_batch_that_ran,
+                 machine_options={"userptr_design": design})
+    r = explore.explore(s, "pct", schedules=5)
+    assert not r.failed, f"{r.kind}: {r.message}"
+
+
+def test_the_fixed_design_leaves_no_fence_of_the_skipped_request() -> None:
+    """Through the checker's eyes too: on v5.13-nofence the same schedule that fails
+    rework-v4 is clean, and the retry never blocked on a fence while holding the object."""
+    bad = explore.explore(row_scenario("eagain-retry-behind-long-batch", "rework-v4"), "pct",
+                          schedules=60)
+    assert bad.failed
+    fixed = explore.replay(row_scenario("eagain-retry-behind-long-batch", "v5.13-nofence"),
+                           bad.token)
+    assert not fixed.failed, fixed.message
