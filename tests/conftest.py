@@ -89,3 +89,44 @@ def build_c(tmp_path_factory: pytest.TempPathFactory) -> Callable[[pathlib.Path]
         return str(exe)
 
     return build
+
+
+# -- userptr designs by era (softgem.gem.designs) ---------------------------------------------
+# A test marked ``@pytest.mark.userptr_era(ERA)`` that takes a ``design`` argument runs once
+# per registered design of ERA (``design_names()`` filtered by the predicate below), so a new
+# design joins every test of its era by registering.  The predicates, on a fresh design:
+#   "rework": the mmu_interval_notifier rework and after (v5.13 .. today: submit_init pins
+#             without driver locks and answers EAGAIN on a collision, submit_done re-checks,
+#             today's creation ladder) -- the design is a V6_8 (the seam's base of that era)
+#             and does not say ``rework_era = False`` (a pre-2021 design reusing its code);
+#   "e2big":  "rework", and get_pages answers E2BIG for a page count over 32 bits (v6.3+:
+#             not a TruncatingUserptrOps, the pre-v6.3 page list).
+def _design_in_era(name: str, era: str) -> bool:
+    from softgem.gem.designs import make_design
+    from softgem.gem.designs.sg_trunc import TruncatingUserptrOps
+    from softgem.gem.designs.v6_8 import V6_8
+
+    d = make_design(name)
+    rework = isinstance(d, V6_8) and getattr(d, "rework_era", True)
+    if era == "rework":
+        return rework
+    if era == "e2big":
+        return rework and not isinstance(d.ops, TruncatingUserptrOps)
+    raise ValueError(f"unknown userptr era {era!r}")
+
+
+def userptr_designs(era: str) -> list[str]:
+    from softgem.gem.designs import design_names
+
+    return [n for n in design_names() if _design_in_era(n, era)]
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "userptr_era(era): run once per userptr design of the "
+                            "era (tests/conftest.py: the predicates)")
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    mark = metafunc.definition.get_closest_marker("userptr_era")
+    if mark is not None and "design" in metafunc.fixturenames:
+        metafunc.parametrize("design", userptr_designs(*mark.args))

@@ -1,7 +1,13 @@
-"""``softgem explore``: list scenarios, or explore one and show its first failure."""
+"""``softgem explore``: list scenarios, or explore one and show its first failure.
+
+``--design NAME`` explores the scenario on machines built with userptr design NAME
+(``softgem.gem.designs``; the scenario is then named ``SCENARIO@NAME``, which :func:`get`
+resolves, so ``--jobs`` workers and replays find it too).
+"""
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 
 import click
@@ -10,9 +16,30 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from ..explore import Report, explore, replay
-from ..scenarios import PLANTED_BUGS, all_scenarios, get
+from ..gem import design_names
+from ..scenarios import PLANTED_BUGS, Scenario, all_scenarios
+from ..scenarios import get as get_scenario
 
-__all__ = ["explore_command", "interleaving_table"]
+__all__ = ["explore_command", "get", "interleaving_table", "on_design"]
+
+
+def on_design(scen: Scenario, design: str) -> Scenario:
+    """``scen`` on machines built with userptr design ``design`` (ValueError naming the known
+    designs; planted bugs are v6.8 copies and take no design)."""
+    if design not in design_names():
+        raise ValueError(f"unknown userptr design {design!r}; known: "
+                         f"{', '.join(design_names())}")
+    if scen.userptr_ops is not None:
+        raise ValueError(f"{scen.name} runs over a planted-bug copy of v6.8: no --design")
+    return dataclasses.replace(scen, name=f"{scen.name}@{design}", machine_options={
+        **scen.machine_options, "userptr_design": design})
+
+
+def get(name: str) -> Scenario:
+    """A catalog scenario by name, ``SCENARIO+BUG`` or ``SCENARIO@DESIGN``."""
+    base, at, design = name.partition("@")
+    scen = get_scenario(base)
+    return on_design(scen, design) if at else scen
 
 
 def interleaving_table(report: Report, last: int = 60) -> Table:
@@ -42,7 +69,9 @@ def show_failure(console: Console, report: Report) -> None:
         console.print(f"[bold]{task}[/] stack:")
         for line in stack:
             console.print(f"  {line}", markup=False, highlight=False)
-    console.print(f"replay: softgem explore {report.scenario} --replay {report.token}")
+    base, at, design = report.scenario.partition("@")
+    opt = f" --design {design}" if at else ""
+    console.print(f"replay: softgem explore {base}{opt} --replay {report.token}")
 
 
 @click.command("explore")
@@ -59,20 +88,29 @@ def show_failure(console: Console, report: Report) -> None:
 @click.option("--ray", "ray_address", default=None, help="Run on this Ray cluster.")
 @click.option("--svg", type=click.Path(dir_okay=False), default=None,
               help="Also write the failing interleaving as an SVG picture.")
+@click.option("--design", default=None,
+              help="Explore on this userptr design (softgem.gem.designs; default v6.8).")
 def explore_command(scenario: str | None, strategy: str, schedules: int | None,
                     depth: int | None, preemptions: int | None, seed: int, token: str | None,
-                    jobs: int, ray_address: str | None, svg: str | None) -> None:
+                    jobs: int, ray_address: str | None, svg: str | None,
+                    design: str | None) -> None:
     """Explore SCENARIO's interleavings (omit SCENARIO to list them)."""
     console = Console(record=svg is not None)
     if scenario is None:
         for name, s in sorted(all_scenarios().items()):
             click.echo(f"{name:28} {s.doc}")
         click.echo(f"planted bugs (explore SCENARIO+BUG): {', '.join(PLANTED_BUGS)}")
+        click.echo(f"userptr designs (explore --design NAME): {', '.join(design_names())}")
         return
     try:
         scen = get(scenario)
+        if design is not None:
+            scen = on_design(scen, design)
     except KeyError as exc:
         console.print(str(exc.args[0]), style="red", markup=False)
+        sys.exit(2)
+    except ValueError as exc:
+        console.print(str(exc), style="red", markup=False)
         sys.exit(2)
     if token is not None:
         try:
@@ -114,7 +152,7 @@ def _campaign(console: Console, scen: object, strategy: str, schedules: int | No
                 bar.update(tid, completed=done, rate=done / elapsed, distinct=distinct,
                            failures=failures)
 
-        ref = f"softgem.scenarios.registry:{getattr(scen, 'name', '')}"
+        ref = f"softgem.cli.explore_cmd:{getattr(scen, 'name', '')}"
         return explore(scen, strategy, schedules=schedules, seed=seed, depth=depth,
                        preemptions=preemptions, jobs=jobs, progress=progress,
                        ray_address=ray_address, scenario_ref=ref)

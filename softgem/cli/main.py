@@ -19,10 +19,23 @@ def main() -> None:
 @click.option("--fast", is_flag=True, help="Skip the pauses between scenes.")
 @click.option("--timeline", type=click.Path(dir_okay=False), default=None,
               help="Also write the GPU scene's timeline picture (SVG) to this path.")
-def demo(fast: bool, timeline: str | None) -> None:
+@click.option("--history", "history", is_flag=True,
+              help="Only the history scene: a bug of an old userptr design beside its fix.")
+@click.option("--svg", type=click.Path(dir_okay=False), default=None,
+              help="With --history: write both interleavings side by side as an SVG.")
+def demo(fast: bool, timeline: str | None, history: bool, svg: str | None) -> None:
     """Narrate the simulated machine: memory, notifiers, userptr, mmap_offset, the GPU."""
     from . import demo_gpu
     from .demo import run_demo
+
+    if history:
+        from rich.console import Console
+
+        from .demo_history import run_history
+
+        sys.exit(run_history(Console(), svg=svg))
+    if svg is not None:
+        raise click.UsageError("--svg goes with --history (the GPU scene's is --timeline)")
 
     demo_gpu.configure(timeline=timeline)
     sys.exit(run_demo(fast=fast))

@@ -42,6 +42,11 @@ class Reservation:
             self._fences = [(f, u) for f, u in self._fences if not f.signaled()]
             self._fences.append((fence, usage))
 
+    def remove_fence(self, fence: FenceLike) -> None:
+        """Forget ``fence`` (``dma_resv_replace_fences`` with a signalled stub)."""
+        with self._lock:
+            self._fences = [(f, u) for f, u in self._fences if f is not fence]
+
     def fences(self, usage: Usage) -> list[FenceLike]:
         """The unsignalled fences at ``usage`` or stricter (lower value)."""
         with self._lock:

@@ -306,6 +306,12 @@ class Execbuf:
             if err:
                 rq.set_error_once(err)
                 rq.skip_payload = True
+                if err == errno.EAGAIN and not getattr(self.gpu.dev.userptr_design,
+                                                       "fence_on_eagain", True):
+                    for ev in self.vmas:       # seed 003's review point (v5.13-nofence)
+                        if ev.userptr:
+                            ev.obj.resv.remove_fence(rq.fence)
+                            ev.vma._retire(rq.fence)
             if trace.enabled:
                 trace.emit("gpu", "execbuf", ctx=rq.ctx.id, engine=rq.engine.name,
                            seqno=rq.seqno, objects=len(self.vmas), error=err)

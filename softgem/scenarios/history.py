@@ -205,4 +205,6 @@ def row_scenario(name: str, design: str, seam: str = "userptr") -> Scenario:
                     machine_options={f"{seam}_design": design})
 
 
+from .history_late import FNS_LATE, ROWS_LATE  # noqa: E402  (seeds 003/004)
 
+ROWS, _FNS = ROWS + tuple(ROWS_LATE), {**_FNS, **FNS_LATE}

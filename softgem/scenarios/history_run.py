@@ -85,8 +85,6 @@ _NOT_REPRODUCED = """\
 |---|---|---|
 | 000 | 6c308fecb4, ec8b0dd51c, ad46cb533d, e9681366ea, c479f4383e, 460822b0b1, 281400ff0f, e227330223, c6d576cc57, 68d6c84059, e4b946bfe1, 380996aab5 | they need the `v3.16` and `v4.4` designs (struct_mutex, the per-mm `i915_mmu_notifier` with its spinlock, interval tree and linear list, the get_pages worker, the cancel worker, mm_struct refcounting and its release worker, GTT mmaps of userptrs); none is modelled yet. The two "(echo)" rows above replant the shape of 460822b0b1 and 380996aab5 in today's design (the explorer's planted bugs): they show the checkers catch that kind of bug, not the 2014 code |
 | 001 | v16/v17 of the original patch | same: needs the 2014 get_pages worker design |
-| 003 | review: fence on -EAGAIN | no design here differs: every design (like the merged kernel) keeps the request's fences in the reservations when submit_done returns -EAGAIN (the payload is skipped); a design that removes them, and a checker for "submit_init waited for the wrong fence", are not written |
-| 004 | E2BIG on scatterlist overflow | every design shares today's E2BIG check in get_pages (no design with the truncating table size) |
 
 Era differences in the uAPI (overlapping userptrs refused, the 4 GiB user_size limit,
 UNSYNCHRONIZED for root) belong to the pre-2021 designs and are not modelled.
@@ -125,6 +123,10 @@ def render_doc(results: list[RowResult], *, quick: bool) -> str:
         "The seed 002 rows name mmap_offset designs (`softgem.Machine(mmap_design=NAME)`,",
         "`softgem/gem/mmap_designs/`): `merged` (default) and `mmap-v1`, the 2019 series as",
         "first posted; docs/history-mmap.md says what differs and what is not modelled.",
+        "`v5.13-nofence` is v5.13 with the v4 review's fence point applied (never merged:",
+        "v4 and every kernel since install the request's fence before the final check and",
+        "keep it on -EAGAIN). v5.13, v5.14 and rework-v4 build the page list from the page",
+        "count truncated to 32 bits (before v6.3's E2BIG; `gem/designs/sg_trunc.py`).",
         "",
         "| seed | bug | design | scenario | strategy | schedules to first failure "
         "(budget) | checker | replay token | fixed design |",

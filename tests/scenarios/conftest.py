@@ -14,8 +14,15 @@ import softgem.gpu
 
 
 @pytest.fixture
-def machine() -> Iterator[softgem.Machine]:
-    m = softgem.Machine(memory=96 << 20)
+def design() -> str:
+    """The userptr design of ``machine``: today's, or each of an era for a test marked
+    ``userptr_era`` (tests/conftest.py)."""
+    return "v6.8"
+
+
+@pytest.fixture
+def machine(design: str) -> Iterator[softgem.Machine]:
+    m = softgem.Machine(memory=96 << 20, userptr_design=design)
     gpu = softgem.gpu.attach(m.device)
     gpu.hang_timeout = 0.5
     yield m

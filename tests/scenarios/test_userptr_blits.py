@@ -12,6 +12,7 @@ import errno
 import struct
 
 import numpy as np
+import pytest
 from gpuscene import (
     ANON,
     BBE,
@@ -34,6 +35,11 @@ from softgem.posix import MAP_FIXED, MAP_SHARED, PROT_READ
 from softgem.units import PAGE_SIZE
 
 CPU = uapi.I915_GEM_DOMAIN_CPU
+# The tests marked REWORK run on every userptr design of the rework era (tests/conftest.py);
+# the others differ between its designs, so they stay on today's v6.8: a MAP_FIXED over a
+# busy userptr waits for the GPU before v6.8; rework-v4 waits in exit for its own batches
+# and misses an invalidation of object 0 (its submit_done loop: docs/history.md).
+REWORK = pytest.mark.userptr_era("rework")
 SMALL = 64 << 10           # 32 rows of 512 pixels
 
 
@@ -50,6 +56,7 @@ def userptr_with(gem: Gem, data: bytes, *, flags: int = 0, shared: bool = False)
 
 
 # -- coherency ---------------------------------------------------------------------------------
+@REWORK
 def test_coherency_blits_cpu_to_gpu_and_back_through_the_process_pointers(
         machine: softgem.Machine) -> None:
     """``coherency-sync``: userptr -> GEM and GEM -> userptr blits; userptr results are read
@@ -77,6 +84,7 @@ def test_coherency_blits_cpu_to_gpu_and_back_through_the_process_pointers(
         gem.close(h)
 
 
+@REWORK
 def test_cpu_writes_after_creation_are_what_the_gpu_reads(machine: softgem.Machine) -> None:
     """The userptr is a live view: no copy is taken at creation or at the first pin."""
     gem = Gem(machine.spawn())
@@ -89,6 +97,7 @@ def test_cpu_writes_after_creation_are_what_the_gpu_reads(machine: softgem.Machi
 
 
 # -- unmapping ------------------------------------------------------------------------------------
+@REWORK
 def test_sync_unmap_execbuf_after_munmap_is_efault(machine: softgem.Machine) -> None:
     """``sync-unmap``: blits from three userptrs work; after munmap of their memory each
     blit fails with EFAULT (the notifier never unpinned; the revalidation finds the hole)."""
@@ -106,6 +115,7 @@ def test_sync_unmap_execbuf_after_munmap_is_efault(machine: softgem.Machine) -> 
         gem.close(bo)
 
 
+@REWORK
 def test_sync_unmap_after_close_leaves_nothing_pinned(machine: softgem.Machine) -> None:
     """``sync-unmap-after-close``: blit, close every handle, then munmap."""
     gem = Gem(machine.spawn())
@@ -179,6 +189,7 @@ def test_process_exit_busy_cancels_or_completes_the_work_and_leaks_nothing(
     parent.proc.exit()
 
 
+@REWORK
 def test_forked_access_to_the_parents_userptr_is_efault(machine: softgem.Machine) -> None:
     """``forked-access``: the child shares the fd, so the handles resolve, but the userptrs
     belong to the parent's address space: the child's blit fails with EFAULT and the parent
@@ -199,6 +210,7 @@ def test_forked_access_to_the_parents_userptr_is_efault(machine: softgem.Machine
 
 
 # -- relocations and read-only ---------------------------------------------------------------------
+@REWORK
 def test_relocations_that_live_in_a_userptr_batch(machine: softgem.Machine) -> None:
     """``relocations``: the batch is a userptr; its 256 relocation entries sit in the same
     user memory, one page further; they target the batch itself."""
@@ -222,6 +234,7 @@ def test_relocations_that_live_in_a_userptr_batch(machine: softgem.Machine) -> N
     gem.close(handle)
 
 
+@REWORK
 def test_read_only_userptr_gpu_writes_are_discarded(machine: softgem.Machine) -> None:
     """``readonly``: the same pages through a writable and a read-only userptr; GPU stores
     land through the first and vanish through the second."""

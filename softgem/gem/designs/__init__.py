@@ -72,6 +72,7 @@ def register(name: str, factory: Callable[[], UserptrDesign]) -> None:
 
 def _load() -> None:
     from . import rework_v4, v5_13, v5_14, v6_8  # noqa: F401  (they register, once each)
+    from . import v5_13_nofence as _nofence  # noqa: F401  (seed 003: histlate)
 
 
 def design_names() -> list[str]:

@@ -14,6 +14,7 @@ from contextlib import contextmanager
 
 from ...sync import SpinLock
 from . import register
+from .sg_trunc import TruncatingUserptrOps
 from .v5_14 import V5_14
 from .v6_8 import V6_8
 
@@ -24,7 +25,7 @@ class V5_13(V5_14):
     name = "v5.13"
 
     def __init__(self) -> None:
-        V6_8.__init__(self)         # not V5_14's: no rwlock in this era
+        V6_8.__init__(self, TruncatingUserptrOps())   # not V5_14's: no rwlock in this era
         self.notifier_spinlock = SpinLock("i915.mm.notifier_spinlock")
 
     @contextmanager

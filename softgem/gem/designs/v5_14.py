@@ -10,7 +10,9 @@ spinlock for the global notifier lock" on top of the v5.13 rework):
   down), it then waits, without a timeout, for every fence of the object's reservation
   (``dma_resv_wait_timeout``, bookkeep usage): munmap of a busy userptr takes as long as the
   GPU work on it;
-* execbuf's final submit_done loop runs under the lock for read.
+* execbuf's final submit_done loop runs under the lock for read;
+* get_pages truncates the page count to the scatterlist's 32 bits, with no E2BIG (until v6.3:
+  :mod:`.sg_trunc`).
 
 submit_init is the same as v6.8's in this model (v5.14 already installed the page vector under
 the object lock and let get_pages hold the page reference).
@@ -27,6 +29,7 @@ from ...notifier import MmuIntervalNotifier, mmu_interval_set_seq
 from ...sync import RwLock
 from ..resv import Usage
 from . import register
+from .sg_trunc import TruncatingUserptrOps
 from .v6_8 import V6_8
 
 if TYPE_CHECKING:
@@ -66,7 +69,7 @@ class V5_14(V6_8):
     skip_wait_on_exit = True        # PF_EXITING: added in v5 of the rework series
 
     def __init__(self) -> None:
-        super().__init__()
+        super().__init__(TruncatingUserptrOps())     # the page count truncation: pre-v6.3
         self.notifier_lock = RwLock("i915.mm.notifier_lock")
 
     @contextmanager
