@@ -101,6 +101,10 @@ def _column_view(run: Run) -> Table:
     return interleaving_table(view, last=len(steps))
 
 
+#: Terminal columns from which the two interleavings are shown side by side.
+SIDE_BY_SIDE_WIDTH = 150
+
+
 def run_history(console: Console, svg: str | None = None) -> int:
     """Show the two runs; 0 when the bug shows on the buggy design and not on the fix."""
     console.rule("[bold]History: seed 003, the submit_done loop of the rework as posted")
@@ -111,11 +115,15 @@ def run_history(console: Console, svg: str | None = None) -> int:
         f"schedule on {FIXED} (the loop from 0, merged) answers -EAGAIN and the retry "
         f"writes the new page.")
     buggy, fixed = history_runs()
-    grid = Table.grid(padding=(0, 2))
-    grid.add_column()
-    grid.add_column()
-    grid.add_row(_column_view(buggy), _column_view(fixed))
-    console.print(grid)
+    if console.width >= SIDE_BY_SIDE_WIDTH:
+        grid = Table.grid(padding=(0, 2))
+        grid.add_column()
+        grid.add_column()
+        grid.add_row(_column_view(buggy), _column_view(fixed))
+        console.print(grid)
+    else:                       # a narrow terminal: one above the other, each readable
+        console.print(_column_view(buggy))
+        console.print(_column_view(fixed))
     for run in (buggy, fixed):
         style = "bold red" if run.report.failed else "bold green"
         console.print(f"{run.design}: {run.verdict}", style=style, markup=False)
