@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import ctypes
 from collections.abc import Callable
-from dataclasses import dataclass
 
 from .. import explore, uapi
 from ..errors import EAGAIN
@@ -25,6 +24,8 @@ from ..mm import NotifierRange, NotifyEvent, invalidate_range_end, invalidate_ra
 from ..sync import Fence, clock, task
 from . import catalog
 from .gem import ANON, RW, Gem
+from .history_2014 import FNS_2014, ROWS_2014
+from .history_row import HistoryRow
 from .registry import Scenario
 
 __all__ = ["BATCH_S", "MUNMAP_LATENCY", "ROWS", "HistoryRow", "row_scenario"]
@@ -145,20 +146,6 @@ def oom_reap_busy_userptr(m: Machine) -> None:
                      "non-blockable range (-EAGAIN): the victim's memory is not reaped")
 
 
-@dataclass(frozen=True)
-class HistoryRow:
-    seed: str
-    point: str               # the commit id or the seed's review point
-    design: str              # the design that had the bug
-    fixed: str               # the design that fixed it
-    scenario: str
-    strategy: str
-    budget: int              # schedules within which the bug is found (and fixed is clean)
-    kind: str                # the checker verdict expected on ``design``
-    depth: int               # the bug's depth (ordering constraints + 1) for PCT's bound
-    what: str
-
-
 ROWS: tuple[HistoryRow, ...] = (
     HistoryRow("004", "never block in the notifier (munmap latency)", "v5.14", "v6.8",
                "munmap-vs-long-batch", "pct", 5, "munmap-waits-for-gpu", 1,
@@ -176,18 +163,16 @@ ROWS: tuple[HistoryRow, ...] = (
                "v5.13", "exit-with-long-batch", "pct", 5, "exit-waits-for-gpu", 1,
                "an exiting process waits in exit_mmap for its own GPU work (with a batch that "
                "never ends, gem_ctx_persistence.userptr: forever)"),
-    # Echoes: the 2014 bugs replanted in today's design (the era's design is not modelled).
-    HistoryRow("000", "460822b0b1 use-after-free in invalidate_range_start (echo)",
-               "v6.8+free-while-walked", "v6.8", "stress-mm-invalidate-close", "pct", 20,
-               "use-after-free", 2,
-               "an invalidation walks an object whose release has not removed its notifier"),
+    # Echo: 380996aab5's lock replanted in today's design (the 2014 rows are ROWS_2014).
     HistoryRow("000", "380996aab5 cancel userptr from a task (echo)",
                "v6.8+lock-in-notifier", "v6.8", "invalidate-vs-busy-revalidate", "pct", 900,
                "notifier-waits-for-gpu", 3,
                "the callback takes a lock a submitter holds while it waits for the GPU"),
 )
 
-_FNS: dict[str, Callable[[Machine], object]] = {
+ROWS += tuple(ROWS_2014)
+
+_FNS: dict[str, Callable[[Machine], object]] = {**FNS_2014,
     "munmap-vs-long-batch": munmap_vs_long_batch,
     "oom-reap-busy-userptr": oom_reap_busy_userptr,
     "exit-with-long-batch": exit_with_long_batch,

@@ -1,0 +1,123 @@
+"""The 2014-2015 history rows (seed 000, seed 001): bugs of the ``v3.16`` userptr design found
+by the explorer, and their absence in ``v4.4`` (or, for v4.4's own window, in v5.13).
+
+The scenarios are plain functions of a machine; :data:`FNS_2014` names them for
+:func:`softgem.scenarios.history.row_scenario`, :data:`ROWS_2014` are the rows.
+docs/history-2014.md describes how the two designs are modelled.
+"""
+
+from __future__ import annotations
+
+import errno
+from collections.abc import Callable
+
+from .. import explore, igt, uapi
+from ..machine import Machine
+from .gem import ANON, RW, Gem
+from .history_row import HistoryRow
+
+__all__ = ["FNS_2014", "ROWS_2014"]
+
+PAGE = 4096
+
+
+def _create(gem: Gem, ptr: int, size: int) -> int:
+    """GEM_USERPTR as drmIoctl calls it: 0 (the handle is closed again) or -errno."""
+    try:
+        handle = gem.userptr(ptr, size)
+    except OSError as e:
+        return -(e.errno or errno.EIO)
+    gem.close(handle)
+    return 0
+
+
+def invalidate_before_first_attach(m: Machine) -> None:
+    """The first userptr of an address space is created while another thread of the same
+    process unmaps an unrelated range: the range invalidation can run between the per-mm
+    notifier's registration and the insertion of the object."""
+    gem = Gem(m.spawn("first-userptr"))
+    ptr = gem.proc.mmap(0, PAGE, RW, ANON)
+    other = gem.proc.mmap(0, PAGE, RW, ANON)
+    out: list[int] = []
+    explore.spawn(lambda: out.append(_create(gem, ptr, PAGE)), "create")
+    explore.spawn(lambda: gem.proc.munmap(other, PAGE), "munmap")
+    explore.join_all()
+    assert out == [0], f"userptr creation: {out}"
+
+
+def free_coalesced_userptr(m: Machine) -> None:
+    """A userptr over two physically contiguous pages (one scatterlist entry) gets its
+    pages, then is closed: every page reference must be given back."""
+    gem = Gem(m.spawn("coalesced"))
+    ptr = gem.proc.mmap(0, 2 * PAGE, RW, ANON)
+    gem.proc.write(ptr, b"\x01" * (2 * PAGE))     # two frames, allocated in order
+    bo = gem.userptr(ptr, 2 * PAGE)
+    explore.spawn(lambda: igt.gem_set_domain(gem.proc, gem.fd, bo, uapi.I915_GEM_DOMAIN_CPU,
+                                             0), "set-domain")
+    explore.join_all()
+    gem.close(bo)
+    gem.proc.munmap(ptr, 2 * PAGE)
+
+
+def overlapping_userptrs(m: Machine) -> None:
+    """Two userptrs over overlapping ranges (xserver's MIT-SHM pixmaps), then the shared
+    page is unmapped while the second one is used."""
+    gem = Gem(m.spawn("overlap"))
+    ptr = gem.proc.mmap(0, 3 * PAGE, RW, ANON)
+    a = gem.userptr(ptr, 2 * PAGE)
+    try:
+        b = gem.userptr(ptr + PAGE, 2 * PAGE)
+    except OSError as e:
+        gem.close(a)
+        raise AssertionError(f"overlapping userptr refused: {errno.errorcode.get(e.errno or 0, e.errno)}") \
+            from None
+    explore.spawn(lambda: gem.store(b, 0x5A), "execbuf")
+    explore.spawn(lambda: gem.proc.munmap(ptr + PAGE, PAGE), "munmap")
+    explore.join_all()
+    gem.close(a)
+    gem.close(b)
+
+
+def userptr_over_4gib(m: Machine) -> None:
+    """A userptr of 4 GiB + 4 KiB (48-bit PPGTT can bind it), created and closed."""
+    gem = Gem(m.spawn("big"))
+    size = (4 << 30) + PAGE
+    ptr = gem.proc.mmap(0, size, RW, ANON)
+    out: list[int] = []
+    explore.spawn(lambda: out.append(_create(gem, ptr, size)), "create")
+    explore.join_all()
+    gem.proc.munmap(ptr, size)
+    assert out == [0], f"userptr of {size:#x} bytes: {errno.errorcode.get(-out[0], out[0])}"
+
+
+FNS_2014: dict[str, Callable[[Machine], object]] = {
+    "invalidate-before-first-attach": invalidate_before_first_attach,
+    "free-coalesced-userptr": free_coalesced_userptr,
+    "overlapping-userptrs": overlapping_userptrs,
+    "userptr-over-4gib": userptr_over_4gib,
+}
+
+ROWS_2014: list[HistoryRow] = [
+    HistoryRow("000", "460822b0b1 use-after-free in invalidate_range_start", "v3.16", "v4.4",
+               "stress-mm-invalidate-close", "pct", 150, "use-after-free", 2,
+               "the callback takes a reference on an object whose last one is gone and uses "
+               "it after struct_mutex, once the release finished"),
+    HistoryRow("000", "380996aab5 cancel userptr from a task (the wait)", "v3.16", "v4.4",
+               "munmap-vs-long-batch", "pct", 5, "munmap-waits-for-gpu", 1,
+               "the callback takes struct_mutex and unbinds, waiting for the GPU work"),
+    HistoryRow("000", "380996aab5 cancel userptr from a task (the window)", "v4.4", "v5.13",
+               "map-fixed-invalidate", "pct", 60, "assertion", 2,
+               "until the cancel worker runs, fresh GPU work still writes the old pages"),
+    HistoryRow("000", "6c308fecb4 serial initialised to 1", "v3.16", "v4.4",
+               "invalidate-before-first-attach", "pct", 100, "bug", 2,
+               "an invalidation before the first object is added continues a NULL iterator"),
+    HistoryRow("000", "c479f4383e page leak freeing coalesced userptrs", "v3.16", "v4.4",
+               "free-coalesced-userptr", "pct", 5, "leak", 1,
+               "put_pages releases one page per coalesced scatterlist entry"),
+    HistoryRow("000", "ec8b0dd51c allow overlapping userptrs", "v3.16", "v4.4",
+               "overlapping-userptrs", "pct", 5, "assertion", 1,
+               "EINVAL for an overlapping userptr; after the fix the linear-list walk"),
+    HistoryRow("000", "c6d576cc57 kill user_size limit", "v3.16", "v4.4",
+               "userptr-over-4gib", "pct", 5, "assertion", 1,
+               "E2BIG for a userptr larger than the 4 GiB GTT"),
+]
