@@ -13,6 +13,7 @@ from collections.abc import Callable
 
 from .. import explore, igt, uapi
 from ..machine import Machine
+from ..posix import MAP_FIXED, MAP_SHARED
 from .gem import ANON, RW, Gem
 from .history_row import HistoryRow
 
@@ -52,8 +53,7 @@ def free_coalesced_userptr(m: Machine) -> None:
     ptr = gem.proc.mmap(0, 2 * PAGE, RW, ANON)
     gem.proc.write(ptr, b"\x01" * (2 * PAGE))     # two frames, allocated in order
     bo = gem.userptr(ptr, 2 * PAGE)
-    explore.spawn(lambda: igt.gem_set_domain(gem.proc, gem.fd, bo, uapi.I915_GEM_DOMAIN_CPU,
-                                             0), "set-domain")
+    explore.spawn(lambda: gem.store(bo, 0x5A), "execbuf")
     explore.join_all()
     gem.close(bo)
     gem.proc.munmap(ptr, 2 * PAGE)
@@ -90,11 +90,33 @@ def userptr_over_4gib(m: Machine) -> None:
     assert out == [0], f"userptr of {size:#x} bytes: {errno.errorcode.get(-out[0], out[0])}"
 
 
+def map_fixed_gtt_over_userptr(m: Machine) -> None:
+    """gem_userptr_blits map-fixed-invalidate*: a GTT mmap of another object placed with
+    MAP_FIXED over a userptr's range, faulted in, then revoked by SET_TILING: the revoke's
+    zap is an invalidation of the userptr's range."""
+    gem = Gem(m.spawn("alias"))
+    ptr = gem.proc.mmap(0, PAGE, RW, ANON)
+    gem.proc.write(ptr, b"\x11" * 4)
+    u = gem.userptr(ptr, PAGE)
+    assert gem.store(u, 0xAB) == 0
+    bo = gem.create(PAGE)
+    off = igt.gem_mmap_offset(gem.proc, gem.fd, bo, uapi.I915_MMAP_OFFSET_GTT)
+    gem.proc.mmap(ptr, PAGE, RW, MAP_SHARED | MAP_FIXED, gem.fd, off)
+    gem.proc.write(ptr, b"\x22" * 4)              # the GTT fault maps bo at ptr
+    explore.spawn(lambda: igt.gem_set_tiling(gem.proc, gem.fd, bo, uapi.I915_TILING_X, 512),
+                  "set-tiling")
+    explore.join_all()
+    gem.proc.munmap(ptr, PAGE)
+    gem.close(bo)
+    gem.close(u)
+
+
 FNS_2014: dict[str, Callable[[Machine], object]] = {
     "invalidate-before-first-attach": invalidate_before_first_attach,
     "free-coalesced-userptr": free_coalesced_userptr,
     "overlapping-userptrs": overlapping_userptrs,
     "userptr-over-4gib": userptr_over_4gib,
+    "map-fixed-gtt-over-userptr": map_fixed_gtt_over_userptr,
 }
 
 ROWS_2014: list[HistoryRow] = [
@@ -108,6 +130,10 @@ ROWS_2014: list[HistoryRow] = [
     HistoryRow("000", "380996aab5 cancel userptr from a task (the window)", "v4.4", "v5.13",
                "map-fixed-invalidate", "pct", 60, "assertion", 2,
                "until the cancel worker runs, fresh GPU work still writes the old pages"),
+    HistoryRow("000", "e4b946bfe1 deadlock with aliased GTT mmaps", "v3.16", "v4.4",
+               "map-fixed-gtt-over-userptr", "pct", 5, "bug", 1,
+               "SET_TILING revokes a GTT mmap aliasing a userptr under struct_mutex: the "
+               "callback takes struct_mutex again"),
     HistoryRow("000", "6c308fecb4 serial initialised to 1", "v3.16", "v4.4",
                "invalidate-before-first-attach", "pct", 100, "bug", 2,
                "an invalidation before the first object is added continues a NULL iterator"),

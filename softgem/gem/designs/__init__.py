@@ -69,6 +69,10 @@ class UserptrDesign(Protocol):
         """What the last put of ``obj`` runs its release under (the 2014 designs: the
         device's ``struct_mutex`` for a userptr; today's: nothing)."""
 
+    def device_lock(self) -> AbstractContextManager[None]:
+        """The device-wide lock the era's ioctls ran under (the 2014 designs'
+        ``struct_mutex``, taken here by SET_TILING; today's: nothing)."""
+
     def finish(self) -> None:
         """Device teardown: run and stop the design's own workers (if it has any)."""
 

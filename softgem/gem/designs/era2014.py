@@ -161,6 +161,12 @@ class Era2014:
             wq.destroy()
 
     @contextmanager
+    def device_lock(self) -> Iterator[None]:
+        """``struct_mutex``, as SET_TILING took it (i915_gem_set_tiling)."""
+        with self.struct_mutex:
+            yield
+
+    @contextmanager
     def object_free_lock(self, obj: GemObject) -> Iterator[None]:
         """A userptr is freed under ``struct_mutex`` (``i915_gem_free_object``); a free from
         a path that holds it already (a worker's or the callback's last put) nests."""
@@ -173,11 +179,10 @@ class Era2014:
     # -- creation --------------------------------------------------------------------------
     def check_create_args(self, dev: GemDevice, mm: Any, user_ptr: int, user_size: int,
                           flags: int) -> None:
-        """``i915_gem_userptr_ioctl``'s checks of the era, in order."""
+        """``i915_gem_userptr_ioctl``'s checks of the era, in order (no size-0 check: an
+        empty object is created; no PROBE flag yet)."""
         if flags & ~_ERA_FLAGS:
             raise EINVAL(f"unknown flags {flags:#x}")
-        if not user_size:
-            raise EINVAL("size 0")
         if not is_page_aligned(user_ptr | user_size):
             raise EINVAL("pointer or size not page aligned")
         if self.user_size_limited and user_size > dev.platform.ggtt_size:
@@ -333,10 +338,8 @@ class Era2014:
         """Nothing to recheck in this era."""
 
     def validate(self, obj: GemObject, mm: Any) -> None:
-        self.submit_init(obj, mm)
-        with obj.lock:
-            obj.pin_pages_locked()
-            obj.unpin_pages_locked()
+        """SET_DOMAIN of the era gets no pages (it waits for rendering and moves the
+        domain): no probe of the userptr's range, so no EFAULT from it."""
 
     # -- the notifier ----------------------------------------------------------------------
     def invalidate(self, mn: Any, rng: NotifierRange) -> None:

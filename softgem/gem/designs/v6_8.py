@@ -104,6 +104,10 @@ class V6_8:
         """No device-wide lock around a free since the 2021 rework."""
         return nullcontext()
 
+    def device_lock(self) -> AbstractContextManager[None]:
+        """No device-wide lock since the 2021 rework."""
+        return nullcontext()
+
     def finish(self) -> None:
         """No workers of its own."""
 
