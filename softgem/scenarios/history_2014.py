@@ -111,12 +111,34 @@ def map_fixed_gtt_over_userptr(m: Machine) -> None:
     gem.close(u)
 
 
+def reuse_range_while_worker_runs(m: Machine) -> None:
+    """A userptr is used once (execbuf answers EAGAIN: its get_pages worker is queued),
+    closed, and a fresh userptr is created over the same range at once: the old object stays
+    in the notifier's tree while the worker holds it."""
+    gem = Gem(m.spawn("reuse"))
+    ptr = gem.proc.mmap(0, PAGE, RW, ANON)
+    old = gem.userptr(ptr, PAGE)
+    out: list[int] = []
+
+    def reuse() -> None:
+        err = gem.store(old, 0x5A, retry=False)
+        assert err in (0, -errno.EAGAIN), f"execbuf: {err}"
+        gem.close(old)
+        out.append(_create(gem, ptr, PAGE))
+
+    explore.spawn(reuse, "reuse")
+    explore.join_all()
+    assert out == [0], f"a fresh userptr over a closed one's range: " \
+        f"{errno.errorcode.get(-out[0], out[0])}"
+
+
 FNS_2014: dict[str, Callable[[Machine], object]] = {
     "invalidate-before-first-attach": invalidate_before_first_attach,
     "free-coalesced-userptr": free_coalesced_userptr,
     "overlapping-userptrs": overlapping_userptrs,
     "userptr-over-4gib": userptr_over_4gib,
     "map-fixed-gtt-over-userptr": map_fixed_gtt_over_userptr,
+    "reuse-range-while-worker-runs": reuse_range_while_worker_runs,
 }
 
 ROWS_2014: list[HistoryRow] = [
@@ -134,6 +156,11 @@ ROWS_2014: list[HistoryRow] = [
                "map-fixed-gtt-over-userptr", "pct", 5, "bug", 1,
                "SET_TILING revokes a GTT mmap aliasing a userptr under struct_mutex: the "
                "callback takes struct_mutex again"),
+    HistoryRow("001", "v16/v17 of the original patch: fresh allocation of the same range",
+               "userptr-v16", "v3.16", "reuse-range-while-worker-runs", "pct", 100,
+               "assertion", 2,
+               "a closed userptr kept alive by its get_pages worker refuses a fresh one over "
+               "its range (EINVAL); v17 returns EAGAIN until the worker lets go"),
     HistoryRow("000", "6c308fecb4 serial initialised to 1", "v3.16", "v4.4",
                "invalidate-before-first-attach", "pct", 100, "bug", 2,
                "an invalidation before the first object is added continues a NULL iterator"),

@@ -95,6 +95,11 @@ class ObjectTree:
         return list(self._nodes)
 
 
+class WorkerQueued(EAGAIN):
+    """EAGAIN from the get_pages that queued the worker (the caller returns at once; a
+    retry that finds the worker still pending backs off first)."""
+
+
 class EraState:
     """``obj->userptr`` of the era."""
 
@@ -250,13 +255,14 @@ class Era2014:
         self.queue_work(lambda: self.get_pages_worker(obj, token))
         if trace.enabled:
             trace.emit("userptr", "worker", obj=obj.id)
-        raise EAGAIN("user pages are being pinned by a worker")
+        raise WorkerQueued("user pages are being pinned by a worker")
 
     def get_pages_worker(self, obj: GemObject, token: object) -> None:
         """``__i915_gem_userptr_get_pages_worker``: gup with mmap_lock, no driver lock held,
         then publish the pages under struct_mutex if this worker is still the one asked."""
         st = era_state(obj)
         npages = obj.size >> PAGE_SHIFT
+        phys = obj.dev.phys
         pvec: list[Pfn] = []
         err: KernelError | None = None
         try:
@@ -278,8 +284,8 @@ class Era2014:
                     if err is not None:
                         self.set_active(obj, False)
                 st.workers -= 1
-            obj.put()
-        unpin_user_pages(obj.dev.phys, pvec, dirty=False)
+            obj.put()                   # may free it (struct_mutex held: the free nests)
+        unpin_user_pages(phys, pvec, dirty=False)
 
     def put_pages(self, obj: GemObject, pages: SgTable) -> None:
         """``i915_gem_userptr_put_pages``: mark and release every page (v4.4)."""
@@ -327,8 +333,12 @@ class Era2014:
                     obj.get_pages_locked()
                 finally:
                     st.caller_mm = None
+        except WorkerQueued:
+            raise
         except EAGAIN:
-            task.sleep("userptr.eagain", 1e-6)    # back to userspace before the restart
+            # Still waiting for a worker: back off before the restart (without it, a
+            # restart loop of a high-priority task would starve the worker under PCT).
+            task.sleep("userptr.eagain", 1e-6)
             raise
 
     def submit_done(self, obj: GemObject) -> None:

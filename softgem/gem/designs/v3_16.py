@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from ...errors import EAGAIN, EINVAL
 from ...notifier import MmuNotifier, mmu_notifier_register_locked, mmu_notifier_unregister
-from ...sync import SpinLock
+from ...sync import SpinLock, task
 from ..pages import SgTable
 from . import register
 from .era2014 import Era2014, MmuObject, ObjectTree, WholeMmOps, emit_invalidate, era_state
@@ -35,7 +35,7 @@ if TYPE_CHECKING:
     from ...mm import NotifierRange
     from ..object import GemObject
 
-__all__ = ["V3_16", "MmuNotifier316"]
+__all__ = ["V3_16", "MmuNotifier316", "UserptrV16"]
 
 
 class MmuNotifier316:
@@ -56,6 +56,7 @@ class V3_16(Era2014):
     user_size_limited = True
     update_only_current_worker = False      # until 68d6c84059
     initial_serial = 0                      # 1 after 6c308fecb4
+    overlap_eagain = True                   # v17 of the patch
 
     def __init__(self) -> None:
         super().__init__()
@@ -85,15 +86,21 @@ class V3_16(Era2014):
         era_state(obj).mmu_object = mo
 
     def _notifier_add(self, mn: MmuNotifier316, mo: MmuObject) -> None:
-        with self.struct_mutex, mn.lock:
-            other = mn.objects.iter_first(mo.start, mo.last)
-            if other is not None:
-                if era_state(other.obj).workers:
-                    raise EAGAIN("overlapping userptr still has get_pages workers")
-                raise EINVAL("overlapping userptr objects are not allowed")
-            mn.objects.insert(mo)
-            mo.attached = True
-            mn.serial += 1
+        """``i915_mmu_notifier_add``: an overlap is refused; EAGAIN (v17 of the patch) when
+        the object in the way is only kept alive by its get_pages workers."""
+        try:
+            with self.struct_mutex, mn.lock:
+                other = mn.objects.iter_first(mo.start, mo.last)
+                if other is not None:
+                    if self.overlap_eagain and era_state(other.obj).workers:
+                        raise EAGAIN("overlapping userptr still has get_pages workers")
+                    raise EINVAL("overlapping userptr objects are not allowed")
+                mn.objects.insert(mo)
+                mo.attached = True
+                mn.serial += 1
+        except EAGAIN:
+            task.sleep("userptr.eagain", 1e-6)    # back to userspace before the restart
+            raise
 
     def _notifier_put(self, mn: MmuNotifier316) -> None:
         """Drop an object's count (struct_mutex held); the last unregisters from a worker."""
@@ -151,4 +158,15 @@ class V3_16(Era2014):
                     obj.put()
 
 
+class UserptrV16(V3_16):
+    """v3.16 with the overlap check of v16 of the patch: an object kept in the tree only by
+    its get_pages worker's reference (its handle closed) makes a fresh userptr over the same
+    range EINVAL (v17: "close a race between get_pages_worker/invalidate_range and fresh
+    allocations of the same userptr range": EAGAIN until the worker lets go)."""
+
+    name = "userptr-v16"
+    overlap_eagain = False
+
+
 register("v3.16", V3_16)
+register("userptr-v16", UserptrV16)

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from ...errors import EAGAIN
 from ...notifier import MmuNotifier, mmu_notifier_register_locked, mmu_notifier_unregister
-from ...sync import Kref, Mutex, SpinLock
+from ...sync import Kref, Mutex, SpinLock, task
 from . import register
 from .era2014 import Era2014, MmuObject, ObjectTree, WholeMmOps, emit_invalidate, era_state
 
@@ -101,18 +101,24 @@ class V4_4(Era2014):
         st.ms = ms
         mn = self._notifier_find(ms)
         mo = MmuObject(obj, st.ptr, st.ptr + obj.size - 1)
+        busy = False
         with self.struct_mutex, mn.lock:
             other = mn.objects.iter_first(mo.start, mo.last)
             if other is None and mn.has_linear:
                 other = next((o for o in mn.linear if o.overlaps(mo.start, mo.last)), None)
             if other is not None:
                 if era_state(other.obj).workers:
-                    raise EAGAIN("overlapping userptr still has get_pages workers")
-                mn.has_linear = mo.is_linear = True
-            if not mo.is_linear:
-                mn.objects.insert(mo)
-            mn.linear.append(mo)
-            mo.attached = True
+                    busy = True
+                else:
+                    mn.has_linear = mo.is_linear = True
+            if not busy:
+                if not mo.is_linear:
+                    mn.objects.insert(mo)
+                mn.linear.append(mo)
+                mo.attached = True
+        if busy:
+            task.sleep("userptr.eagain", 1e-6)    # back to userspace before the restart
+            raise EAGAIN("overlapping userptr still has get_pages workers")
         st.mmu_object = mo
 
     def release(self, obj: GemObject) -> None:
