@@ -95,15 +95,11 @@ class ObjectTree:
         return list(self._nodes)
 
 
-class WorkerQueued(EAGAIN):
-    """EAGAIN from the get_pages that queued the worker (the caller returns at once; a
-    retry that finds the worker still pending backs off first)."""
-
-
 class EraState:
     """``obj->userptr`` of the era."""
 
-    __slots__ = ("caller_mm", "mm", "mmu_object", "ms", "ptr", "ready", "work", "workers")
+    __slots__ = ("caller_mm", "mm", "mmu_object", "ms", "ptr", "queued", "ready", "work",
+                 "workers")
 
     def __init__(self, ptr: int, mm: Any) -> None:
         self.ptr = ptr
@@ -114,6 +110,7 @@ class EraState:
         self.workers = 0                  # get_pages workers in flight (v3.16)
         self.ready: list[Pfn] | None = None   # pages a worker got, for the next get_pages
         self.caller_mm: Any = None        # current->mm of the get_pages in progress
+        self.queued = False               # that get_pages queued the worker just now
 
 
 def era_state(obj: GemObject) -> EraState:
@@ -255,7 +252,8 @@ class Era2014:
         self.queue_work(lambda: self.get_pages_worker(obj, token))
         if trace.enabled:
             trace.emit("userptr", "worker", obj=obj.id)
-        raise WorkerQueued("user pages are being pinned by a worker")
+        st.queued = True
+        raise EAGAIN("user pages are being pinned by a worker")
 
     def get_pages_worker(self, obj: GemObject, token: object) -> None:
         """``__i915_gem_userptr_get_pages_worker``: gup with mmap_lock, no driver lock held,
@@ -326,20 +324,21 @@ class Era2014:
         """Execbuf's object lookup: get the pages under struct_mutex (EAGAIN while a worker
         runs: the caller returns to userspace, which restarts the ioctl)."""
         st = era_state(obj)
-        try:
-            with self.struct_mutex, obj.lock:
-                st.caller_mm = mm
-                try:
-                    obj.get_pages_locked()
-                finally:
-                    st.caller_mm = None
-        except WorkerQueued:
-            raise
-        except EAGAIN:
+        with self.struct_mutex, obj.lock:
+            st.caller_mm = mm
+            try:
+                obj.get_pages_locked()
+                return
+            except EAGAIN as e:
+                backoff, err = not st.queued, e
+                st.queued = False
+            finally:
+                st.caller_mm = None
+        if backoff:
             # Still waiting for a worker: back off before the restart (without it, a
             # restart loop of a high-priority task would starve the worker under PCT).
             task.sleep("userptr.eagain", 1e-6)
-            raise
+        raise err
 
     def submit_done(self, obj: GemObject) -> None:
         """No sequence to check in this era: pages stay until the notifier cancels them."""
