@@ -82,14 +82,18 @@ def run_all(*, quick: bool = False) -> list[RowResult]:
 _NOT_REPRODUCED = """\
 | seed | commit / review point | why not (yet) |
 |---|---|---|
-| 000 | 6c308fecb4, ec8b0dd51c, ad46cb533d, e9681366ea, c479f4383e, 460822b0b1, 281400ff0f, e227330223, c6d576cc57, 68d6c84059, e4b946bfe1, 380996aab5 | they need the `v3.16` and `v4.4` designs (struct_mutex, the per-mm `i915_mmu_notifier` with its spinlock, interval tree and linear list, the get_pages worker, the cancel worker, mm_struct refcounting and its release worker, GTT mmaps of userptrs); none is modelled yet. The two "(echo)" rows above replant the shape of 460822b0b1 and 380996aab5 in today's design (the explorer's planted bugs): they show the checkers catch that kind of bug, not the 2014 code |
-| 001 | v16/v17 of the original patch | same: needs the 2014 get_pages worker design |
+| 000 | ad46cb533d recursive deadlock releasing a busy userptr | needs the mm's user count (mmget/mmput: a userptr's reference deferring exit_mmap to the object's release under struct_mutex) and GTT mmaps of userptr objects (the 2014 ops allowed them; the model's userptr ops refuse mmap); neither is modelled. `v4.4` models the fix's structure (an i915_mm_struct holding the address space itself, its release worker) |
+| 000 | e9681366ea error pointer stored for a failed registration | the buggy code is the v3.17-rc structure (ad46cb533d's i915_mm_struct storing the registration's error), which is neither `v3.16` nor `v4.4`; and the failure needs an interrupted registration (mm_take_all_locks seeing a pending signal), which the model has no signal for |
+| 000 | 281400ff0f uninterruptible mutex at creation | i915_mutex_lock_interruptible fails only on a contended struct_mutex with a signal pending; a scenario needs a slow mm_take_all_locks, a periodic signal and a contender, and under the explorer's virtual clock a busy contender stops time (the slow registration never ends on either design): not written. `v3.16` takes the creation locks uninterruptibly, so it has no EINTR path |
+| 000 | e227330223 leaking DMA mappings | the era mapped at each vma bind: the model needs a bind/unbind hook in the GPU layer's vma code (outside the userptr seam) and a DMA-API debug table; not written |
+| 000 | 68d6c84059 only update the current worker | modelled (`v3.16`'s worker overwrites the worker pointer even when superseded; `v4.4`'s only when current), but the schedule that forces a third lookup (a second worker queued while the first still pins, the first finishing first) was not reached in 3,000 PCT, random or DFS schedules of an execbuf-vs-MADV_DONTNEED scenario: the model's back-off on a pending worker's EAGAIN lets the workers finish first; no row |
 | 002 | mmap vs gem_close; revoke on reset | needs the `mmap-v1` mmap_offset design (the 2019 series as first posted); not modelled |
 | 003 | review: fence on -EAGAIN | no design here differs: every design (like the merged kernel) keeps the request's fences in the reservations when submit_done returns -EAGAIN (the payload is skipped); a design that removes them, and a checker for "submit_init waited for the wrong fence", are not written |
 | 004 | E2BIG on scatterlist overflow | every design shares today's E2BIG check in get_pages (no design with the truncating table size) |
 
 Era differences in the uAPI (overlapping userptrs refused, the 4 GiB user_size limit,
-UNSYNCHRONIZED for root) belong to the pre-2021 designs and are not modelled.
+UNSYNCHRONIZED for root) are the `v3.16` and `v4.4` designs' (rows ec8b0dd51c and c6d576cc57;
+UNSYNCHRONIZED is EPERM for the model's processes, none of which has CAP_SYS_ADMIN).
 """
 
 
@@ -122,6 +126,10 @@ def render_doc(results: list[RowResult], *, quick: bool) -> str:
         "c6bcc0c2fdfd); whether I915_USERPTR_PROBE existed in each era was not checked.",
         "Kernel sources read: the v5.13 rework as merged (v7, with its review), the v4 posting",
         "and its review (seed 003), the rwlock commit (seed 004).",
+        "The 2014 designs `v3.16` (the original userptr, v20 of the patch), `userptr-v16`",
+        "(v3.16 with v16's overlap check) and `v4.4` (after the 2014-2015 fixes of seed 000):",
+        "struct_mutex, the per-mm i915_mmu_notifier, the get_pages and cancel workers; see",
+        "docs/history-2014.md.",
         "",
         "| seed | bug | design | scenario | strategy | schedules to first failure "
         "(budget) | checker | replay token | fixed design |",
