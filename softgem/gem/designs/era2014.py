@@ -156,6 +156,12 @@ class Era2014:
             self._wq = Workqueue("i915-userptr", workers=2)
         return self._wq.queue(fn)
 
+    def flush_workers(self) -> None:
+        """``flush_work`` of everything queued so far, and of what that queued in turn."""
+        for _ in range(3):
+            if self._wq is not None:
+                self._wq.flush()
+
     def finish(self) -> None:
         """Run what the workers still have queued and stop them (device teardown)."""
         if self._wq is not None:
