@@ -132,6 +132,19 @@ def reuse_range_while_worker_runs(m: Machine) -> None:
         f"{errno.errorcode.get(-out[0], out[0])}"
 
 
+def interrupted_first_registration(m: Machine) -> None:
+    """The first userptr of an address space while a signal arrives: the notifier's
+    registration (``mm_take_all_locks``) may see it pending and fail with EINTR, and
+    drmIoctl restarts the creation."""
+    gem = Gem(m.spawn("signalled"))
+    ptr = gem.proc.mmap(0, PAGE, RW, ANON)
+    out: list[int] = []
+    explore.spawn(lambda: out.append(_create(gem, ptr, PAGE)), "create")
+    explore.spawn(lambda: m.device.faults.arm("userptr.signal_pending"), "signal")
+    explore.join_all()
+    assert out == [0], f"userptr creation after a signal: {out}"
+
+
 FNS_2014: dict[str, Callable[[Machine], object]] = {
     "invalidate-before-first-attach": invalidate_before_first_attach,
     "free-coalesced-userptr": free_coalesced_userptr,
@@ -139,6 +152,7 @@ FNS_2014: dict[str, Callable[[Machine], object]] = {
     "userptr-over-4gib": userptr_over_4gib,
     "map-fixed-gtt-over-userptr": map_fixed_gtt_over_userptr,
     "reuse-range-while-worker-runs": reuse_range_while_worker_runs,
+    "interrupted-first-registration": interrupted_first_registration,
 }
 
 ROWS_2014: list[HistoryRow] = [
@@ -161,6 +175,10 @@ ROWS_2014: list[HistoryRow] = [
                "assertion", 2,
                "a closed userptr kept alive by its get_pages worker refuses a fresh one over "
                "its range (EINVAL); v17 returns EAGAIN until the worker lets go"),
+    HistoryRow("000", "e9681366ea error pointer stored for a failed registration",
+               "v3.17-rc", "v4.4", "interrupted-first-registration", "pct", 20, "bug", 2,
+               "a registration interrupted by a signal leaves its error as the mm's notifier: "
+               "the release worker unregisters the error pointer"),
     HistoryRow("000", "6c308fecb4 serial initialised to 1", "v3.16", "v4.4",
                "invalidate-before-first-attach", "pct", 100, "bug", 2,
                "an invalidation before the first object is added continues a NULL iterator"),

@@ -83,7 +83,6 @@ _NOT_REPRODUCED = """\
 | seed | commit / review point | why not (yet) |
 |---|---|---|
 | 000 | ad46cb533d recursive deadlock releasing a busy userptr | needs the mm's user count (mmget/mmput: a userptr's reference deferring exit_mmap to the object's release under struct_mutex) and GTT mmaps of userptr objects (the 2014 ops allowed them; the model's userptr ops refuse mmap); neither is modelled. `v4.4` models the fix's structure (an i915_mm_struct holding the address space itself, its release worker) |
-| 000 | e9681366ea error pointer stored for a failed registration | the buggy code is the v3.17-rc structure (ad46cb533d's i915_mm_struct storing the registration's error), which is neither `v3.16` nor `v4.4`; and the failure needs an interrupted registration (mm_take_all_locks seeing a pending signal), which the model has no signal for |
 | 000 | 281400ff0f uninterruptible mutex at creation | i915_mutex_lock_interruptible fails only on a contended struct_mutex with a signal pending; a scenario needs a slow mm_take_all_locks, a periodic signal and a contender, and under the explorer's virtual clock a busy contender stops time (the slow registration never ends on either design): not written. `v3.16` takes the creation locks uninterruptibly, so it has no EINTR path |
 | 000 | e227330223 leaking DMA mappings | the era mapped at each vma bind: the model needs a bind/unbind hook in the GPU layer's vma code (outside the userptr seam) and a DMA-API debug table; not written |
 | 000 | 68d6c84059 only update the current worker | modelled (`v3.16`'s worker overwrites the worker pointer even when superseded; `v4.4`'s only when current), but the schedule that forces a third lookup (a second worker queued while the first still pins, the first finishing first) was not reached in 3,000 PCT, random or DFS schedules of an execbuf-vs-MADV_DONTNEED scenario: the model's back-off on a pending worker's EAGAIN lets the workers finish first; no row |
@@ -127,7 +126,8 @@ def render_doc(results: list[RowResult], *, quick: bool) -> str:
         "Kernel sources read: the v5.13 rework as merged (v7, with its review), the v4 posting",
         "and its review (seed 003), the rwlock commit (seed 004).",
         "The 2014 designs `v3.16` (the original userptr, v20 of the patch), `userptr-v16`",
-        "(v3.16 with v16's overlap check) and `v4.4` (after the 2014-2015 fixes of seed 000):",
+        "(v3.16 with v16's overlap check), `v3.17-rc` (v4.4 with e9681366ea reverted) and",
+        "`v4.4` (after the 2014-2015 fixes of seed 000):",
         "struct_mutex, the per-mm i915_mmu_notifier, the get_pages and cancel workers; see",
         "docs/history-2014.md.",
         "",

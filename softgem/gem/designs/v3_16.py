@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from ...errors import EAGAIN, EINVAL
+from ...errors import EAGAIN, EINTR, EINVAL
 from ...notifier import MmuNotifier, mmu_notifier_register_locked, mmu_notifier_unregister
 from ...sync import SpinLock, task
 from ..pages import SgTable
@@ -63,10 +63,14 @@ class V3_16(Era2014):
         self.mmu_notifiers: dict[int, MmuNotifier316] = {}   # under struct_mutex
 
     # -- creation --------------------------------------------------------------------------
-    def _notifier_get(self, mm: Any) -> MmuNotifier316:
-        """``i915_mmu_notifier_get`` (mmap_lock for write and struct_mutex held)."""
+    def _notifier_get(self, dev: Any, mm: Any) -> MmuNotifier316:
+        """``i915_mmu_notifier_get`` (mmap_lock for write and struct_mutex held); the
+        registration fails with EINTR when a signal is pending (``mm_take_all_locks``; the
+        fault point ``userptr.signal_pending``) and nothing is kept."""
         mn = self.mmu_notifiers.get(id(mm))
         if mn is None:
+            if dev.faults.hit("userptr.signal_pending"):
+                raise EINTR("mm_take_all_locks: a signal is pending")
             mn = MmuNotifier316(self, mm, self.initial_serial)
             mmu_notifier_register_locked(mn.sub, mm)
             self.mmu_notifiers[id(mm)] = mn
@@ -74,7 +78,7 @@ class V3_16(Era2014):
 
     def init_mmu_notifier(self, obj: GemObject, mm: Any) -> None:
         with mm.mmap_lock.write(), self.struct_mutex:
-            mn = self._notifier_get(mm)
+            mn = self._notifier_get(obj.dev, mm)
             mn.count += 1                   # a preemptive reference for this object
         mo = MmuObject(obj, era_state(obj).ptr, era_state(obj).ptr + obj.size - 1)
         try:

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from ...errors import EAGAIN
+from ...errors import EAGAIN, EINTR, KernelError, SimBug
 from ...notifier import MmuNotifier, mmu_notifier_register_locked, mmu_notifier_unregister
 from ...sync import Kref, Mutex, SpinLock, task
 from . import register
@@ -34,7 +34,7 @@ if TYPE_CHECKING:
     from ...mm import NotifierRange
     from ..object import GemObject
 
-__all__ = ["V4_4", "MmuNotifier44", "I915MmStruct"]
+__all__ = ["V4_4", "V3_17rc", "MmuNotifier44", "I915MmStruct"]
 
 
 class MmuNotifier44:
@@ -55,11 +55,13 @@ class I915MmStruct:
     def __init__(self, mm: Any) -> None:
         self.mm = mm
         self.kref = Kref()
-        self.mn: MmuNotifier44 | None = None
+        self.mn: MmuNotifier44 | KernelError | None = None   # an error: see store_error
+        self.dev: Any = None
 
 
 class V4_4(Era2014):
     name = "v4.4"
+    store_error = False             # e9681366ea
 
     def __init__(self) -> None:
         super().__init__()
@@ -67,11 +69,15 @@ class V4_4(Era2014):
         self.mm_structs: dict[int, I915MmStruct] = {}     # under mm_lock
 
     # -- creation --------------------------------------------------------------------------
-    def _mm_struct_get(self, mm: Any) -> I915MmStruct:
+    def faults_of(self, ms: I915MmStruct) -> Any:
+        return ms.dev.faults
+
+    def _mm_struct_get(self, dev: Any, mm: Any) -> I915MmStruct:
         with self.mm_lock:
             ms = self.mm_structs.get(id(mm))
             if ms is None:
                 ms = self.mm_structs[id(mm)] = I915MmStruct(mm)
+                ms.dev = dev
             else:
                 ms.kref.get()
             return ms
@@ -83,21 +89,42 @@ class V4_4(Era2014):
             del self.mm_structs[id(ms.mm)]
         mn = ms.mn
         if mn is not None:
-            self.queue_work(lambda: mmu_notifier_unregister(mn.sub, ms.mm))
+            self.queue_work(lambda: self._mm_struct_free(ms, mn))
+
+    def _mm_struct_free(self, ms: I915MmStruct, mn: MmuNotifier44 | KernelError) -> None:
+        """``__i915_mm_struct_free__worker``: unregister the notifier (and drop the mm)."""
+        if isinstance(mn, KernelError):
+            raise SimBug(f"mmu_notifier_unregister of an error pointer ({mn!r}) stored in "
+                         "the i915_mm_struct by a failed registration")
+        mmu_notifier_unregister(mn.sub, ms.mm)
 
     def _notifier_find(self, ms: I915MmStruct) -> MmuNotifier44:
+        """``i915_mmu_notifier_find``: create and register the mm's notifier once.  The
+        registration fails with EINTR when a signal is pending (``mm_take_all_locks``; the
+        fault point ``userptr.signal_pending``, armed by whoever sends the signal)."""
+        if isinstance(ms.mn, KernelError):
+            raise ms.mn                 # only with store_error: the poisoned struct
         if ms.mn is not None:
             return ms.mn
         with ms.mm.mmap_lock.write(), self.mm_lock:
             if ms.mn is None:
                 mn = MmuNotifier44(self, ms.mm)
-                mmu_notifier_register_locked(mn.sub, ms.mm)   # an error is not stored
+                try:
+                    if self.faults_of(ms).hit("userptr.signal_pending"):
+                        raise EINTR("mm_take_all_locks: a signal is pending")
+                    mmu_notifier_register_locked(mn.sub, ms.mm)
+                except KernelError as err:
+                    if self.store_error:
+                        ms.mn = err     # the ERR_PTR kept in the i915_mm_struct
+                    raise
                 ms.mn = mn
+            if isinstance(ms.mn, KernelError):
+                raise ms.mn
             return ms.mn
 
     def init_mmu_notifier(self, obj: GemObject, mm: Any) -> None:
         st = era_state(obj)
-        ms = self._mm_struct_get(mm)
+        ms = self._mm_struct_get(obj.dev, mm)
         st.ms = ms
         mn = self._notifier_find(ms)
         mo = MmuObject(obj, st.ptr, st.ptr + obj.size - 1)
@@ -126,7 +153,7 @@ class V4_4(Era2014):
         st = era_state(obj)
         mo, st.mmu_object = st.mmu_object, None
         ms, st.ms = st.ms, None
-        if mo is not None and ms is not None and ms.mn is not None:
+        if mo is not None and ms is not None and isinstance(ms.mn, MmuNotifier44):
             mn = ms.mn
             with mn.lock:
                 mn.linear.remove(mo)
@@ -154,7 +181,7 @@ class V4_4(Era2014):
     def _notifier_of(self, obj: GemObject) -> MmuNotifier44:
         ms = era_state(obj).ms
         mn = ms.mn if isinstance(ms, I915MmStruct) else None
-        if mn is None:
+        if not isinstance(mn, MmuNotifier44):
             raise EAGAIN("userptr without a notifier")
         return mn
 
@@ -179,4 +206,15 @@ class V4_4(Era2014):
             obj.put()
 
 
+class V3_17rc(V4_4):
+    """The i915_mm_struct of ad46cb533d before e9681366ea (the v3.17 release candidates):
+    a failed notifier registration is stored in the struct as its notifier, so later
+    userptrs of that address space fail the same way and the struct's release worker
+    unregisters the error pointer.  Modelled as v4.4 with that one fix reverted."""
+
+    name = "v3.17-rc"
+    store_error = True
+
+
 register("v4.4", V4_4)
+register("v3.17-rc", V3_17rc)
