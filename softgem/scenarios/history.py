@@ -24,7 +24,7 @@ from ..mm import NotifierRange, NotifyEvent, invalidate_range_end, invalidate_ra
 from ..sync import Fence, clock, task
 from . import catalog
 from .gem import ANON, RW, Gem
-from .history_2014 import FNS_2014, ROWS_2014
+from .history_2014 import FNS_2014, MAX_STEPS_2014, ROWS_2014
 from .history_row import HistoryRow
 from .registry import Scenario
 
@@ -198,6 +198,7 @@ def row_scenario(name: str, design: str) -> Scenario:
         return Scenario(f"{name}@{design}", fn, doc=doc[0] if doc else "",
                         userptr_ops=PlantedUserptr(bug))
     return Scenario(f"{name}@{design}", fn, doc=doc[0] if doc else "",
+                    max_steps=MAX_STEPS_2014.get(name, 200_000),
                     machine_options={"userptr_design": design})
 
 

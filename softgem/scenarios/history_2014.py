@@ -14,10 +14,11 @@ from collections.abc import Callable
 from .. import explore, igt, uapi
 from ..machine import Machine
 from ..posix import MAP_FIXED, MAP_SHARED
+from ..sync import task
 from .gem import ANON, RW, Gem
 from .history_row import HistoryRow
 
-__all__ = ["FNS_2014", "ROWS_2014"]
+__all__ = ["FNS_2014", "MAX_STEPS_2014", "ROWS_2014"]
 
 PAGE = 4096
 
@@ -145,6 +146,42 @@ def interrupted_first_registration(m: Machine) -> None:
     assert out == [0], f"userptr creation after a signal: {out}"
 
 
+SLOW_REGISTRATION_S = 0.003     # mm_take_all_locks waiting for the mm's locks
+SIGNAL_PERIOD_S = 0.001         # X's SIGALRM timer
+CLIENT_HOLD_S = 0.0005          # another client's hold of struct_mutex
+
+
+def creation_under_a_signal_timer(m: Machine) -> None:
+    """X creates a userptr: the notifier registration waits long for the mm's locks, X's
+    timer signal fires more often than that, and another client keeps taking struct_mutex.
+    drmIoctl restarts the creation after every EINTR."""
+    gem = Gem(m.spawn("xserver"))
+    ptr = gem.proc.mmap(0, PAGE, RW, ANON)
+    done: list[int] = []
+    dev = m.device
+    dev.faults.set_hook("userptr.mm_take_all_locks",
+                        lambda _mm: task.sleep("mm_take_all_locks", SLOW_REGISTRATION_S))
+
+    def timer() -> None:
+        while not done:
+            task.sleep("itimer", SIGNAL_PERIOD_S)
+            dev.faults.arm("userptr.signal_pending")
+
+    def client() -> None:
+        # Every ioctl of the era ran under struct_mutex: one more client, holding it a while.
+        while not done:
+            with dev.userptr_design.device_lock():
+                task.sleep("client", CLIENT_HOLD_S)
+            task.sleep("client.idle", CLIENT_HOLD_S / 5)
+
+    explore.spawn(lambda: done.append(_create(gem, ptr, PAGE)), "create")
+    explore.spawn(timer, "itimer")
+    explore.spawn(client, "client")
+    explore.join_all()
+    dev.faults.set_hook("userptr.mm_take_all_locks", None)
+    assert done == [0], f"userptr creation: {done}"
+
+
 FNS_2014: dict[str, Callable[[Machine], object]] = {
     "invalidate-before-first-attach": invalidate_before_first_attach,
     "free-coalesced-userptr": free_coalesced_userptr,
@@ -153,7 +190,11 @@ FNS_2014: dict[str, Callable[[Machine], object]] = {
     "map-fixed-gtt-over-userptr": map_fixed_gtt_over_userptr,
     "reuse-range-while-worker-runs": reuse_range_while_worker_runs,
     "interrupted-first-registration": interrupted_first_registration,
+    "creation-under-a-signal-timer": creation_under_a_signal_timer,
 }
+
+#: The explorer's step budget (its livelock checker) for scenarios that need a smaller one.
+MAX_STEPS_2014 = {"creation-under-a-signal-timer": 10_000}
 
 ROWS_2014: list[HistoryRow] = [
     HistoryRow("000", "460822b0b1 use-after-free in invalidate_range_start", "v3.16", "v4.4",
@@ -179,6 +220,10 @@ ROWS_2014: list[HistoryRow] = [
                "v3.17-rc", "v4.4", "interrupted-first-registration", "pct", 20, "bug", 2,
                "a registration interrupted by a signal leaves its error as the mm's notifier: "
                "the release worker unregisters the error pointer"),
+    HistoryRow("000", "281400ff0f uninterruptible mutex at creation", "v3.16", "v4.4",
+               "creation-under-a-signal-timer", "pct", 5, "livelock", 2,
+               "the signal that fired during the slow registration is pending when the "
+               "interruptible struct_mutex is contended: EINTR, restart, forever"),
     HistoryRow("000", "6c308fecb4 serial initialised to 1", "v3.16", "v4.4",
                "invalidate-before-first-attach", "pct", 100, "bug", 2,
                "an invalidation before the first object is added continues a NULL iterator"),

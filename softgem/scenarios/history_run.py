@@ -54,7 +54,9 @@ def run_row(row: HistoryRow, *, fixed_factor: int = 1, dfs: bool = False) -> Row
     """One row; the fixed design is explored over ``fixed_factor`` times the budget; ``dfs``
     adds a DFS campaign within 1 preemption on both designs (capped at :data:`DFS_CAP`)."""
     buggy = row_scenario(row.scenario, row.design)
-    rep = explore.explore(buggy, row.strategy, schedules=row.budget)
+    # A livelock's every shrinking try runs the whole step budget: keep its first token.
+    rep = explore.explore(buggy, row.strategy, schedules=row.budget,
+                          shrink=row.kind != "livelock")
     replayed = False
     if rep.failed:
         again = explore.replay(buggy, rep.token)
@@ -83,7 +85,6 @@ _NOT_REPRODUCED = """\
 | seed | commit / review point | why not (yet) |
 |---|---|---|
 | 000 | ad46cb533d recursive deadlock releasing a busy userptr | needs the mm's user count (mmget/mmput: a userptr's reference deferring exit_mmap to the object's release under struct_mutex) and GTT mmaps of userptr objects (the 2014 ops allowed them; the model's userptr ops refuse mmap); neither is modelled. `v4.4` models the fix's structure (an i915_mm_struct holding the address space itself, its release worker) |
-| 000 | 281400ff0f uninterruptible mutex at creation | i915_mutex_lock_interruptible fails only on a contended struct_mutex with a signal pending; a scenario needs a slow mm_take_all_locks, a periodic signal and a contender, and under the explorer's virtual clock a busy contender stops time (the slow registration never ends on either design): not written. `v3.16` takes the creation locks uninterruptibly, so it has no EINTR path |
 | 000 | e227330223 leaking DMA mappings | the era mapped at each vma bind: the model needs a bind/unbind hook in the GPU layer's vma code (outside the userptr seam) and a DMA-API debug table; not written |
 | 000 | 68d6c84059 only update the current worker | modelled (`v3.16`'s worker overwrites the worker pointer even when superseded; `v4.4`'s only when current), but the schedule that forces a third lookup (a second worker queued while the first still pins, the first finishing first) was not reached in 3,000 PCT, random or DFS schedules of an execbuf-vs-MADV_DONTNEED scenario: the model's back-off on a pending worker's EAGAIN lets the workers finish first; no row |
 | 002 | mmap vs gem_close; revoke on reset | needs the `mmap-v1` mmap_offset design (the 2019 series as first posted); not modelled |

@@ -50,6 +50,7 @@ def test_unknown_design_is_valueerror_listing_the_names() -> None:
     with pytest.raises(ValueError, match=r"known: .*v5\.14.*v6\.8"):
         Machine(userptr_design="v2.6")
     assert {"v5.13", "v5.14", "v6.8", "rework-v4"} <= set(design_names())
+    assert {"v3.16", "userptr-v16", "v3.17-rc", "v4.4"} <= set(design_names())
 
 
 def test_host_core_backend_serves_the_design_it_is_given() -> None:

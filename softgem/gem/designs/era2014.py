@@ -20,7 +20,17 @@ from typing import TYPE_CHECKING, Any
 
 from ... import trace
 from ...abi import I915_USERPTR_READ_ONLY, I915_USERPTR_UNSYNCHRONIZED
-from ...errors import E2BIG, EAGAIN, EFAULT, EINVAL, ENODEV, EPERM, KernelError, SimBug
+from ...errors import (
+    E2BIG,
+    EAGAIN,
+    EFAULT,
+    EINTR,
+    EINVAL,
+    ENODEV,
+    EPERM,
+    KernelError,
+    SimBug,
+)
 from ...mm import get_user_pages_fast_only, pin_user_pages, unpin_user_pages
 from ...notifier import MmuNotifier
 from ...sync import Mutex, Workqueue, task
@@ -173,6 +183,15 @@ class Era2014:
         """``struct_mutex``, as SET_TILING took it (i915_gem_set_tiling)."""
         with self.struct_mutex:
             yield
+
+    def mutex_lock_interruptible(self, dev: GemDevice) -> None:
+        """``i915_mutex_lock_interruptible``: a free struct_mutex is taken at once; while it
+        is contended, a pending signal (the fault point ``userptr.signal_pending``) ends the
+        wait with EINTR (mutex_lock_interruptible's slow path)."""
+        while not self.struct_mutex.trylock():
+            if dev.faults.hit("userptr.signal_pending"):
+                raise EINTR("interrupted waiting for struct_mutex")
+            task.sleep("mutex_lock_interruptible", 1e-5)
 
     @contextmanager
     def object_free_lock(self, obj: GemObject) -> Iterator[None]:

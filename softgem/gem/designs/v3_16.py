@@ -72,28 +72,36 @@ class V3_16(Era2014):
             if dev.faults.hit("userptr.signal_pending"):
                 raise EINTR("mm_take_all_locks: a signal is pending")
             mn = MmuNotifier316(self, mm, self.initial_serial)
+            dev.faults.run("userptr.mm_take_all_locks", mm)
             mmu_notifier_register_locked(mn.sub, mm)
             self.mmu_notifiers[id(mm)] = mn
         return mn
 
     def init_mmu_notifier(self, obj: GemObject, mm: Any) -> None:
-        with mm.mmap_lock.write(), self.struct_mutex:
-            mn = self._notifier_get(obj.dev, mm)
-            mn.count += 1                   # a preemptive reference for this object
+        """``i915_gem_userptr_init__mmu_notifier``: both takes of struct_mutex are
+        interruptible (until 281400ff0f)."""
+        with mm.mmap_lock.write():
+            self.mutex_lock_interruptible(obj.dev)
+            try:
+                mn = self._notifier_get(obj.dev, mm)
+                mn.count += 1               # a preemptive reference for this object
+            finally:
+                self.struct_mutex.unlock()
         mo = MmuObject(obj, era_state(obj).ptr, era_state(obj).ptr + obj.size - 1)
         try:
-            self._notifier_add(mn, mo)
+            self._notifier_add(obj.dev, mn, mo)
         except BaseException:
             with self.struct_mutex:
                 self._notifier_put(mn)
             raise
         era_state(obj).mmu_object = mo
 
-    def _notifier_add(self, mn: MmuNotifier316, mo: MmuObject) -> None:
+    def _notifier_add(self, dev: Any, mn: MmuNotifier316, mo: MmuObject) -> None:
         """``i915_mmu_notifier_add``: an overlap is refused; EAGAIN (v17 of the patch) when
         the object in the way is only kept alive by its get_pages workers."""
+        self.mutex_lock_interruptible(dev)
         try:
-            with self.struct_mutex, mn.lock:
+            with mn.lock:
                 other = mn.objects.iter_first(mo.start, mo.last)
                 if other is not None:
                     if self.overlap_eagain and era_state(other.obj).workers:
@@ -103,8 +111,13 @@ class V3_16(Era2014):
                 mo.attached = True
                 mn.serial += 1
         except EAGAIN:
+            self.struct_mutex.unlock()
             task.sleep("userptr.eagain", 1e-6)    # back to userspace before the restart
             raise
+        except BaseException:
+            self.struct_mutex.unlock()
+            raise
+        self.struct_mutex.unlock()
 
     def _notifier_put(self, mn: MmuNotifier316) -> None:
         """Drop an object's count (struct_mutex held); the last unregisters from a worker."""

@@ -110,8 +110,10 @@ class V4_4(Era2014):
             if ms.mn is None:
                 mn = MmuNotifier44(self, ms.mm)
                 try:
-                    if self.faults_of(ms).hit("userptr.signal_pending"):
+                    faults = self.faults_of(ms)
+                    if faults.hit("userptr.signal_pending"):
                         raise EINTR("mm_take_all_locks: a signal is pending")
+                    faults.run("userptr.mm_take_all_locks", ms.mm)
                     mmu_notifier_register_locked(mn.sub, ms.mm)
                 except KernelError as err:
                     if self.store_error:
