@@ -8,6 +8,7 @@ docs/history-2014.md describes how the two designs are modelled.
 
 from __future__ import annotations
 
+import ctypes
 import errno
 from collections.abc import Callable
 
@@ -182,6 +183,36 @@ def creation_under_a_signal_timer(m: Machine) -> None:
     assert done == [0], f"userptr creation: {done}"
 
 
+class _ContextGem(Gem):
+    """Gem whose EXECBUFFER2 runs in context ``ctx_id`` (its own PPGTT)."""
+
+    ctx_id = 0
+
+    def _ioctl(self, request: int, arg: ctypes.Structure, retry: bool) -> int:
+        if request == uapi.DRM_IOCTL_I915_GEM_EXECBUFFER2:
+            arg.rsvd1 = self.ctx_id
+        return super()._ioctl(request, arg, retry)
+
+
+def userptr_in_two_address_spaces(m: Machine) -> None:
+    """One userptr written from two contexts, each with its own GPU address space, at the
+    same time: two vmas of one object; then it is closed."""
+    gem = _ContextGem(m.spawn("two-vms"))
+    ptr = gem.proc.mmap(0, PAGE, RW, ANON)
+    gem.proc.write(ptr, b"\x01")
+    bo = gem.userptr(ptr, PAGE)
+    ctx = uapi.drm_i915_gem_context_create()
+    gem.proc.ioctl(gem.fd, uapi.DRM_IOCTL_I915_GEM_CONTEXT_CREATE, ctx)
+    other = _ContextGem(gem.proc)
+    other.fd, other.ctx_id = gem.fd, int(ctx.ctx_id)
+    explore.spawn(lambda: gem.store(bo, 0x11), "execbuf-ctx0")
+    explore.spawn(lambda: other.store(bo, 0x22), f"execbuf-ctx{ctx.ctx_id}")
+    explore.join_all()
+    gem.proc.ioctl(gem.fd, uapi.DRM_IOCTL_I915_GEM_CONTEXT_DESTROY,
+                   uapi.drm_i915_gem_context_destroy(ctx_id=ctx.ctx_id))
+    gem.close(bo)
+
+
 FNS_2014: dict[str, Callable[[Machine], object]] = {
     "invalidate-before-first-attach": invalidate_before_first_attach,
     "free-coalesced-userptr": free_coalesced_userptr,
@@ -191,6 +222,7 @@ FNS_2014: dict[str, Callable[[Machine], object]] = {
     "reuse-range-while-worker-runs": reuse_range_while_worker_runs,
     "interrupted-first-registration": interrupted_first_registration,
     "creation-under-a-signal-timer": creation_under_a_signal_timer,
+    "userptr-in-two-address-spaces": userptr_in_two_address_spaces,
 }
 
 #: The explorer's step budget (its livelock checker) for scenarios that need a smaller one.
@@ -224,6 +256,10 @@ ROWS_2014: list[HistoryRow] = [
                "creation-under-a-signal-timer", "pct", 5, "livelock", 2,
                "the signal that fired during the slow registration is pending when the "
                "interruptible struct_mutex is contended: EINTR, restart, forever"),
+    HistoryRow("000", "e227330223 leaking DMA mappings", "v3.16", "v4.4",
+               "userptr-in-two-address-spaces", "pct", 5, "bug", 1,
+               "each vma bind maps the pages again: the second context's mapping replaces the "
+               "first in the table, which is never unmapped (DMA-API debug at free)"),
     HistoryRow("000", "6c308fecb4 serial initialised to 1", "v3.16", "v4.4",
                "invalidate-before-first-attach", "pct", 100, "bug", 2,
                "an invalidation before the first object is added continues a NULL iterator"),

@@ -72,6 +72,10 @@ class UserptrDesign(Protocol):
         """What the last put of ``obj`` runs its release under (the 2014 designs: the
         device's ``struct_mutex`` for a userptr; today's: nothing)."""
 
+    def vma_bound(self, obj: GemObject, nbound: int) -> None:
+        """Execbuf bound one more GPU vma of ``obj`` (``nbound`` of its vmas are bound now):
+        the 2014 DMA mapping per bind; nothing today."""
+
     def device_lock(self) -> AbstractContextManager[None]:
         """The device-wide lock the era's ioctls ran under (the 2014 designs'
         ``struct_mutex``, taken here by SET_TILING; today's: nothing)."""

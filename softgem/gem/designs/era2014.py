@@ -108,8 +108,8 @@ class ObjectTree:
 class EraState:
     """``obj->userptr`` of the era."""
 
-    __slots__ = ("caller_mm", "mm", "mmu_object", "ms", "ptr", "queued", "ready", "work",
-                 "workers")
+    __slots__ = ("caller_mm", "dma_maps", "mm", "mmu_object", "ms", "ptr", "queued", "ready",
+                 "work", "workers")
 
     def __init__(self, ptr: int, mm: Any) -> None:
         self.ptr = ptr
@@ -121,6 +121,7 @@ class EraState:
         self.ready: list[Pfn] | None = None   # pages a worker got, for the next get_pages
         self.caller_mm: Any = None        # current->mm of the get_pages in progress
         self.queued = False               # that get_pages queued the worker just now
+        self.dma_maps = 0                 # live DMA mappings of the pages (DMA-API debug)
 
 
 def era_state(obj: GemObject) -> EraState:
@@ -153,6 +154,7 @@ class Era2014:
     name = "era2014"
     user_size_limited = False       # user_size > the GGTT refused (E2BIG) before c6d576cc57
     update_only_current_worker = True   # 68d6c84059
+    dma_map_per_bind = False        # the DMA mapping made at each vma bind (until e227330223)
 
     def __init__(self) -> None:
         self.ops = EraOps(self)
@@ -256,7 +258,7 @@ class Era2014:
         npages = obj.size >> PAGE_SHIFT
         if st.ready is not None:
             pvec, st.ready = st.ready, None
-            return SgTable(pvec, obj.dev.platform.max_segment)
+            return self._set_pages(obj, pvec)
         if isinstance(st.work, KernelError):
             err, st.work = st.work, None
             raise err
@@ -266,7 +268,7 @@ class Era2014:
         pvec = get_user_pages_fast_only(st.mm, st.ptr, npages, not obj.readonly) \
             if st.caller_mm is st.mm else []
         if len(pvec) == npages:
-            return SgTable(pvec, obj.dev.platform.max_segment)
+            return self._set_pages(obj, pvec)
         unpin_user_pages(obj.dev.phys, pvec, dirty=False)
         if st.workers >= MAX_WORKERS:
             self.set_active(obj, False)
@@ -279,6 +281,45 @@ class Era2014:
             trace.emit("userptr", "worker", obj=obj.id)
         st.queued = True
         raise EAGAIN("user pages are being pinned by a worker")
+
+    def _set_pages(self, obj: GemObject, pvec: list[Pfn]) -> SgTable:
+        """The page list; since e227330223 its DMA mapping is made here, once."""
+        if not self.dma_map_per_bind:
+            self.dma_map(obj)
+        return SgTable(pvec, obj.dev.platform.max_segment)
+
+    # -- the DMA-API (with CONFIG_DMA_API_DEBUG's accounting) -------------------------------
+    def dma_map(self, obj: GemObject) -> None:
+        """``dma_map_sg`` of the object's table: one more live mapping of its pages."""
+        era_state(obj).dma_maps += 1
+
+    def dma_unmap(self, obj: GemObject) -> None:
+        st = era_state(obj)
+        if st.dma_maps <= 0:
+            raise SimBug(f"DMA-API: {obj!r}: unmapping a table that is not mapped")
+        st.dma_maps -= 1
+
+    def vma_bound(self, obj: GemObject, nbound: int) -> None:
+        """Before e227330223 each new vma of the object mapped its table again (the sg
+        table keeps one DMA address: the mapping it replaces is never unmapped); the last
+        unbind unmapped once.  The model does that unmap lazily: a fresh bind with no other
+        vma bound means the last unbind happened."""
+        if not self.dma_map_per_bind or not self.is_userptr(obj):
+            return
+        st = era_state(obj)
+        if nbound == 1 and st.dma_maps:
+            self.dma_unmap(obj)         # the unmap of the last unbind, since
+        self.dma_map(obj)
+
+    def dma_debug_release(self, obj: GemObject) -> None:
+        """At free (every vma unbound): DMA-API debug reports mappings never unmapped."""
+        st = era_state(obj)
+        if self.dma_map_per_bind and st.dma_maps:
+            self.dma_unmap(obj)         # the last unbind's
+        if st.dma_maps:
+            n, st.dma_maps = st.dma_maps, 0
+            raise SimBug(f"DMA-API debug: {obj!r} released with {n} DMA mapping(s) of its "
+                         "pages still mapped (leaked)")
 
     def get_pages_worker(self, obj: GemObject, token: object) -> None:
         """``__i915_gem_userptr_get_pages_worker``: gup with mmap_lock, no driver lock held,
@@ -311,8 +352,11 @@ class Era2014:
         unpin_user_pages(phys, pvec, dirty=False)
 
     def put_pages(self, obj: GemObject, pages: SgTable) -> None:
-        """``i915_gem_userptr_put_pages``: mark and release every page (v4.4)."""
+        """``i915_gem_userptr_put_pages``: unmap (since e227330223), mark and release every
+        page (v4.4)."""
         self.set_active(obj, False)
+        if not self.dma_map_per_bind:
+            self.dma_unmap(obj)
         self._release_pages(obj, list(pages))
 
     def _release_pages(self, obj: GemObject, pfns: Sequence[Pfn]) -> None:
@@ -327,6 +371,7 @@ class Era2014:
 
     def release(self, obj: GemObject) -> None:
         st = era_state(obj)
+        self.dma_debug_release(obj)
         if st.ready is not None:
             pvec, st.ready = st.ready, None
             unpin_user_pages(obj.dev.phys, pvec, dirty=False)

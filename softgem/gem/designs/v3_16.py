@@ -55,6 +55,7 @@ class V3_16(Era2014):
     name = "v3.16"
     user_size_limited = True
     update_only_current_worker = False      # until 68d6c84059
+    dma_map_per_bind = True                 # until e227330223
     initial_serial = 0                      # 1 after 6c308fecb4
     overlap_eagain = True                   # v17 of the patch
 
@@ -146,6 +147,7 @@ class V3_16(Era2014):
     def put_pages(self, obj: GemObject, pages: SgTable) -> None:
         """Release one page per scatterlist entry: a coalesced entry's other pages keep
         their references (the leak c479f4383e fixed)."""
+        self.set_active(obj, False)
         self._release_pages(obj, [seg.pfn for seg in pages.segments])
 
     # -- the notifier ----------------------------------------------------------------------

@@ -104,6 +104,9 @@ class V6_8:
         """No device-wide lock around a free since the 2021 rework."""
         return nullcontext()
 
+    def vma_bound(self, obj: GemObject, nbound: int) -> None:
+        """DMA mappings follow the pages (get_pages/put_pages), not the bindings."""
+
     def device_lock(self) -> AbstractContextManager[None]:
         """No device-wide lock since the 2021 rework."""
         return nullcontext()
