@@ -127,7 +127,7 @@ def render_doc(results: list[RowResult], *, quick: bool) -> str:
         "and its review (seed 003), the rwlock commit (seed 004).",
         "The 2014 designs `v3.16` (the original userptr, v20 of the patch), `userptr-v16`",
         "(v3.16 with v16's overlap check), `v3.17-rc` (v4.4 with e9681366ea reverted) and",
-        "`v4.4` (after the 2014-2015 fixes of seed 000):",
+        "`v4.4` (after the 2014-2015 fixes of seed 000) have their own creation ladder and",
         "struct_mutex, the per-mm i915_mmu_notifier, the get_pages and cancel workers; see",
         "docs/history-2014.md.",
         "",
