@@ -12,10 +12,10 @@ import ctypes
 import errno
 from collections.abc import Callable
 
-from .. import explore, igt, uapi
+from .. import explore, igt, trace, uapi
 from ..machine import Machine
-from ..posix import MAP_FIXED, MAP_SHARED
-from ..sync import task
+from ..posix import MADV_DONTNEED, MAP_FIXED, MAP_SHARED
+from ..sync import Completion, task
 from .gem import ANON, RW, Gem
 from .history_row import HistoryRow
 
@@ -213,6 +213,41 @@ def userptr_in_two_address_spaces(m: Machine) -> None:
     gem.close(bo)
 
 
+def invalidate_during_get_pages_worker(m: Machine) -> None:
+    """A submission waits for the get_pages worker of a userptr (EAGAIN, restart) while its
+    range is invalidated once (MADV_DONTNEED, sent once the worker is queued): one lookup
+    of the pages (get_user_pages, by a worker or the fast path), plus at most one more for
+    the invalidation, should be enough."""
+    gem = Gem(m.spawn("lookups"))
+    ptr = gem.proc.mmap(0, PAGE, RW, ANON)
+    bo = gem.userptr(ptr, PAGE)
+    queued = Completion("first worker queued")
+    seen = {"worker": 0, "invalidate": 0, "gup": 0}
+
+    def count(ev: trace.Event) -> None:
+        if ev.category == "userptr" and ev.name in seen:
+            seen[ev.name] += 1
+            if ev.name == "worker":
+                queued.complete_all()
+
+    def invalidate() -> None:
+        queued.wait()
+        gem.proc.madvise(ptr, PAGE, MADV_DONTNEED)
+
+    unsub = trace.subscribe(count)
+    try:
+        explore.spawn(lambda: gem.store(bo, 0x5A), "execbuf")
+        explore.spawn(invalidate, "madvise")
+        explore.join_all()
+    finally:
+        unsub()
+    gem.close(bo)
+    assert seen["gup"] <= seen["invalidate"] + 1, (
+        f"{seen['gup']} lookups of the pages ({seen['worker']} workers) for "
+        f"{seen['invalidate']} invalidation(s): a superseded worker cleared the current "
+        "worker's pointer")
+
+
 FNS_2014: dict[str, Callable[[Machine], object]] = {
     "invalidate-before-first-attach": invalidate_before_first_attach,
     "free-coalesced-userptr": free_coalesced_userptr,
@@ -223,6 +258,7 @@ FNS_2014: dict[str, Callable[[Machine], object]] = {
     "interrupted-first-registration": interrupted_first_registration,
     "creation-under-a-signal-timer": creation_under_a_signal_timer,
     "userptr-in-two-address-spaces": userptr_in_two_address_spaces,
+    "invalidate-during-get-pages-worker": invalidate_during_get_pages_worker,
 }
 
 #: The explorer's step budget (its livelock checker) for scenarios that need a smaller one.
@@ -260,6 +296,10 @@ ROWS_2014: list[HistoryRow] = [
                "userptr-in-two-address-spaces", "pct", 5, "bug", 1,
                "each vma bind maps the pages again: the second context's mapping replaces the "
                "first in the table, which is never unmapped (DMA-API debug at free)"),
+    HistoryRow("000", "68d6c84059 only update the current worker", "v3.16", "v4.4",
+               "invalidate-during-get-pages-worker", "pct", 150, "assertion", 3,
+               "a superseded get_pages worker clears the current worker's pointer, whose "
+               "pages are then dropped: a third lookup"),
     HistoryRow("000", "6c308fecb4 serial initialised to 1", "v3.16", "v4.4",
                "invalidate-before-first-attach", "pct", 100, "bug", 2,
                "an invalidation before the first object is added continues a NULL iterator"),

@@ -85,7 +85,6 @@ _NOT_REPRODUCED = """\
 | seed | commit / review point | why not (yet) |
 |---|---|---|
 | 000 | ad46cb533d recursive deadlock releasing a busy userptr | needs the mm's user count (mmget/mmput: a userptr's reference deferring exit_mmap to the object's release under struct_mutex) and GTT mmaps of userptr objects (the 2014 ops allowed them; the model's userptr ops refuse mmap); neither is modelled. `v4.4` models the fix's structure (an i915_mm_struct holding the address space itself, its release worker) |
-| 000 | 68d6c84059 only update the current worker | modelled (`v3.16`'s worker overwrites the worker pointer even when superseded; `v4.4`'s only when current), but the schedule that forces a third lookup (a second worker queued while the first still pins, the first finishing first) was not reached in 3,000 PCT, random or DFS schedules of an execbuf-vs-MADV_DONTNEED scenario: the model's back-off on a pending worker's EAGAIN lets the workers finish first; no row |
 | 002 | mmap vs gem_close; revoke on reset | needs the `mmap-v1` mmap_offset design (the 2019 series as first posted); not modelled |
 | 003 | review: fence on -EAGAIN | no design here differs: every design (like the merged kernel) keeps the request's fences in the reservations when submit_done returns -EAGAIN (the payload is skipped); a design that removes them, and a checker for "submit_init waited for the wrong fence", are not written |
 | 004 | E2BIG on scatterlist overflow | every design shares today's E2BIG check in get_pages (no design with the truncating table size) |

@@ -268,6 +268,8 @@ class Era2014:
         pvec = get_user_pages_fast_only(st.mm, st.ptr, npages, not obj.readonly) \
             if st.caller_mm is st.mm else []
         if len(pvec) == npages:
+            if trace.enabled:
+                trace.emit("userptr", "gup", obj=obj.id, path="fast", npages=npages)
             return self._set_pages(obj, pvec)
         unpin_user_pages(obj.dev.phys, pvec, dirty=False)
         if st.workers >= MAX_WORKERS:
@@ -338,6 +340,8 @@ class Era2014:
                 pvec.extend(got)
         except KernelError as e:
             err = e
+        if trace.enabled and err is None:
+            trace.emit("userptr", "gup", obj=obj.id, path="worker", npages=npages)
         with self.struct_mutex:
             with obj.lock:
                 current = st.work is token
