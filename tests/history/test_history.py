@@ -76,3 +76,28 @@ def test_shipped_scenarios_are_clean_on_the_older_designs(design: str) -> None:
                      machine_options={"userptr_design": design})
         r = explore.explore(v, "pct", schedules=4)
         assert not r.failed, f"{name} on {design}: {r.kind}: {r.message}\n{r.token}"
+
+
+# What the shipped scenarios find in the 2014 designs by design (docs/history-2014.md): v4.4's
+# window (fresh GPU work on the old pages until the cancel worker runs) and v3.16's refusal
+# of overlapping userptrs (EINVAL); every other shipped scenario is clean on both.
+ERA_2014_EXPECTED = {
+    "v4.4": {"map-fixed-invalidate": "assertion"},
+    "v3.16": {"map-fixed-invalidate": "assertion",
+              "stress-mm-invalidate-close-overlap": "exception"},
+}
+
+
+@pytest.mark.parametrize("design", sorted(ERA_2014_EXPECTED))
+def test_shipped_scenarios_on_the_2014_designs(design: str) -> None:
+    from softgem.scenarios import all_scenarios
+    from softgem.scenarios.registry import Scenario
+
+    found = {}
+    for name, s in sorted(all_scenarios().items()):
+        v = Scenario(f"{name}@{design}", s.fn, max_steps=s.max_steps,
+                     machine_options={"userptr_design": design})
+        r = explore.explore(v, "pct", schedules=6, shrink=False)
+        if r.failed:
+            found[name] = r.kind
+    assert found == ERA_2014_EXPECTED[design]
