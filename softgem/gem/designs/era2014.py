@@ -29,106 +29,28 @@ from ...errors import (
     ENODEV,
     EPERM,
     KernelError,
-    SimBug,
 )
 from ...mm import get_user_pages_fast_only, pin_user_pages, unpin_user_pages
-from ...notifier import MmuNotifier
 from ...sync import Mutex, Workqueue, task
 from ...units import PAGE_SHIFT, PAGE_SIZE, Pfn, is_page_aligned
 from .. import userptr as up
 from ..object import GemObject
 from ..pages import SgTable
+from .dma_2014 import DmaApiDebug
+from .mmu_2014 import MmuObject, ObjectTree, WholeMmOps, emit_invalidate
+from .state_2014 import EraState, era_state
 
 if TYPE_CHECKING:
     from ...mm import NotifierRange
     from ..device import GemDevice
     from ..file import DrmFile
 
-__all__ = ["Era2014", "EraOps", "EraState", "MmuObject", "ObjectTree"]
+__all__ = ["Era2014", "EraOps", "EraState", "MmuObject", "ObjectTree", "WholeMmOps",
+           "emit_invalidate", "era_state"]
 
 MAX_WORKERS = 15            # I915_GEM_USERPTR_MAX_WORKERS
 _DOMAIN_CPU = 0x1
 _ERA_FLAGS = I915_USERPTR_READ_ONLY | I915_USERPTR_UNSYNCHRONIZED
-
-
-class MmuObject:
-    """``struct i915_mmu_object``: one object's interval ``[start, last]`` (inclusive)."""
-
-    __slots__ = ("active", "attached", "cancel", "is_linear", "last", "obj", "start")
-
-    def __init__(self, obj: GemObject, start: int, last: int) -> None:
-        self.obj = obj
-        self.start, self.last = start, last
-        self.attached = False
-        self.is_linear = False
-        self.active = False             # v4.4: has pages (or is getting them): cancel it
-        self.cancel: Any = None         # v4.4: the queued cancel_userptr work, if pending
-
-    def overlaps(self, start: int, last: int) -> bool:
-        return not (self.last < start or self.start > last)
-
-
-class ObjectTree:
-    """The notifier's interval tree (``rb_root objects``), as a start-ordered list with the
-    kernel iterator's contract: ``iter_next`` continues from a node that must still be in
-    the tree (a stale node is a use of freed memory, a NULL one a NULL dereference)."""
-
-    __slots__ = ("_nodes",)
-
-    def __init__(self) -> None:
-        self._nodes: list[MmuObject] = []
-
-    def __len__(self) -> int:
-        return len(self._nodes)
-
-    def insert(self, mo: MmuObject) -> None:
-        self._nodes.append(mo)
-        self._nodes.sort(key=lambda n: (n.start, n.last))
-
-    def remove(self, mo: MmuObject) -> None:
-        self._nodes.remove(mo)
-
-    def iter_first(self, start: int, last: int) -> MmuObject | None:
-        return next((n for n in self._nodes if n.overlaps(start, last)), None)
-
-    def iter_next(self, node: MmuObject | None, start: int, last: int) -> MmuObject | None:
-        if node is None:
-            raise SimBug("NULL pointer dereference in interval_tree_iter_next (a cached "
-                         "iterator that was never set)")
-        try:
-            i = self._nodes.index(node)
-        except ValueError:
-            raise SimBug("interval_tree_iter_next from a node freed out of the tree") from None
-        return next((n for n in self._nodes[i + 1:] if n.overlaps(start, last)), None)
-
-    def nodes(self) -> list[MmuObject]:
-        return list(self._nodes)
-
-
-class EraState:
-    """``obj->userptr`` of the era."""
-
-    __slots__ = ("caller_mm", "dma_maps", "mm", "mmu_object", "ms", "ptr", "queued", "ready",
-                 "work", "workers")
-
-    def __init__(self, ptr: int, mm: Any) -> None:
-        self.ptr = ptr
-        self.mm = mm                      # the creator's address space
-        self.mmu_object: MmuObject | None = None
-        self.ms: Any = None               # v4.4: the i915_mm_struct of ``mm``
-        self.work: object = None          # the active get_pages worker, an error, or None
-        self.workers = 0                  # get_pages workers in flight (v3.16)
-        self.ready: list[Pfn] | None = None   # pages a worker got, for the next get_pages
-        self.caller_mm: Any = None        # current->mm of the get_pages in progress
-        self.queued = False               # that get_pages queued the worker just now
-        self.dma_maps = 0                 # live DMA mappings of the pages (DMA-API debug)
-
-
-def era_state(obj: GemObject) -> EraState:
-    st = obj.private
-    if not isinstance(st, EraState):
-        raise SimBug(f"{obj!r} is not a 2014-era userptr")
-    return st
 
 
 class EraOps(up.UserptrOps):
@@ -148,13 +70,12 @@ class EraOps(up.UserptrOps):
         self.design.release(obj)
 
 
-class Era2014:
+class Era2014(DmaApiDebug):
     """The parts of v3.16 and v4.4 that did not change between them."""
 
     name = "era2014"
     user_size_limited = False       # user_size > the GGTT refused (E2BIG) before c6d576cc57
     update_only_current_worker = True   # 68d6c84059
-    dma_map_per_bind = False        # the DMA mapping made at each vma bind (until e227330223)
 
     def __init__(self) -> None:
         self.ops = EraOps(self)
@@ -290,39 +211,6 @@ class Era2014:
             self.dma_map(obj)
         return SgTable(pvec, obj.dev.platform.max_segment)
 
-    # -- the DMA-API (with CONFIG_DMA_API_DEBUG's accounting) -------------------------------
-    def dma_map(self, obj: GemObject) -> None:
-        """``dma_map_sg`` of the object's table: one more live mapping of its pages."""
-        era_state(obj).dma_maps += 1
-
-    def dma_unmap(self, obj: GemObject) -> None:
-        st = era_state(obj)
-        if st.dma_maps <= 0:
-            raise SimBug(f"DMA-API: {obj!r}: unmapping a table that is not mapped")
-        st.dma_maps -= 1
-
-    def vma_bound(self, obj: GemObject, nbound: int) -> None:
-        """Before e227330223 each new vma of the object mapped its table again (the sg
-        table keeps one DMA address: the mapping it replaces is never unmapped); the last
-        unbind unmapped once.  The model does that unmap lazily: a fresh bind with no other
-        vma bound means the last unbind happened."""
-        if not self.dma_map_per_bind or not self.is_userptr(obj):
-            return
-        st = era_state(obj)
-        if nbound == 1 and st.dma_maps:
-            self.dma_unmap(obj)         # the unmap of the last unbind, since
-        self.dma_map(obj)
-
-    def dma_debug_release(self, obj: GemObject) -> None:
-        """At free (every vma unbound): DMA-API debug reports mappings never unmapped."""
-        st = era_state(obj)
-        if self.dma_map_per_bind and st.dma_maps:
-            self.dma_unmap(obj)         # the last unbind's
-        if st.dma_maps:
-            n, st.dma_maps = st.dma_maps, 0
-            raise SimBug(f"DMA-API debug: {obj!r} released with {n} DMA mapping(s) of its "
-                         "pages still mapped (leaked)")
-
     def get_pages_worker(self, obj: GemObject, token: object) -> None:
         """``__i915_gem_userptr_get_pages_worker``: gup with mmap_lock, no driver lock held,
         then publish the pages under struct_mutex if this worker is still the one asked."""
@@ -432,26 +320,3 @@ class Era2014:
         return f"<userptr design {self.name}>"
 
 
-class WholeMmOps:
-    """The ``mmu_notifier_ops`` of an ``i915_mmu_notifier``: only invalidate_range_start."""
-
-    __slots__ = ("mn",)
-
-    def __init__(self, mn: Any) -> None:
-        self.mn = mn
-
-    def invalidate_range_start(self, sub: MmuNotifier, rng: NotifierRange) -> bool:
-        self.mn.design.invalidate(self.mn, rng)
-        return True
-
-    def invalidate_range_end(self, sub: MmuNotifier, rng: NotifierRange) -> None:
-        return None
-
-    def release(self, sub: MmuNotifier, mm: Any) -> None:
-        return None
-
-
-def emit_invalidate(obj_id: int, rng: NotifierRange) -> None:
-    if trace.enabled:
-        trace.emit("userptr", "invalidate", obj=obj_id, start=rng.start, end=rng.end,
-                   event=rng.event.name, seq=0)
