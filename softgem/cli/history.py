@@ -37,8 +37,8 @@ def history_command(quick: bool, doc: str) -> None:
                       f"{row.fixed}: clean in {r.fixed_schedules}" if r.fixed_clean
                       else f"{row.fixed}: {r.fixed_kind}")
     console.print(table)
-    console.print("Rows of issue 11 not reproduced yet (ad46cb533d, mmap-v1, fence on "
-                  "-EAGAIN, E2BIG): listed with the reasons in the document.",
+    console.print("Rows of issue 11 not reproduced yet (mmap-v1, fence on -EAGAIN, "
+                  "E2BIG): listed with the reasons in the document.",
                   markup=False, highlight=False)
     Path(doc).write_text(history_run.render_doc(results, quick=quick) + "\n")
     console.print(f"wrote {doc}", markup=False, highlight=False)

@@ -15,7 +15,8 @@ from collections.abc import Callable
 from .. import explore, igt, trace, uapi
 from ..machine import Machine
 from ..posix import MADV_DONTNEED, MAP_FIXED, MAP_SHARED
-from ..sync import Completion
+from ..sync import Completion, task
+from . import catalog
 from .gem import ANON, RW, Gem
 from .history_2014_signals import creation_under_a_signal_timer, interrupted_first_registration
 from .history_row import HistoryRow
@@ -23,6 +24,19 @@ from .history_row import HistoryRow
 __all__ = ["FNS_2014", "MAX_STEPS_2014", "ROWS_2014"]
 
 PAGE = 4096
+
+
+def _quiesce(m: Machine, gem: Gem) -> None:
+    """Close the DRM fd (its file's GPU work finishes, its objects go) and wait for the
+    design's workers to let go of theirs, so that no object is freed after the process
+    exits (a v3.16 userptr freed then would be its address space's last user: that is
+    ad46cb533d's row, not this one's)."""
+    gem.proc.close(gem.fd)
+    for _ in range(1000):
+        if not m.device.nr_objects:
+            return
+        task.sleep("quiescent", 1e-4)
+    raise AssertionError(f"{m.device.nr_objects} object(s) never freed")
 
 
 def _create(gem: Gem, ptr: int, size: int) -> int:
@@ -194,10 +208,23 @@ def invalidate_during_get_pages_worker(m: Machine) -> None:
     finally:
         unsub()
     gem.close(bo)
+    _quiesce(m, gem)
     assert seen["gup"] <= seen["invalidate"] + 1, (
         f"{seen['gup']} lookups of the pages ({seen['worker']} workers) for "
         f"{seen['invalidate']} invalidation(s): a superseded worker cleared the current "
         "worker's pointer")
+
+
+def gtt_mmap_of_userptr_at_exit(m: Machine) -> None:
+    """A process GTT-mmaps one of its userptrs and exits: its address space, its mapping
+    and the object must all go."""
+    proc = m.spawn("gtt-userptr")
+    gem = Gem(proc)
+    ptr = proc.mmap(0, PAGE, RW, ANON)
+    bo = gem.userptr(ptr, PAGE)
+    off = igt.gem_mmap_offset(proc, gem.fd, bo, uapi.I915_MMAP_OFFSET_GTT)
+    proc.mmap(0, PAGE, RW, MAP_SHARED, gem.fd, off)
+    explore.spawn(lambda: proc.exit(0), "exit")
 
 
 FNS_2014: dict[str, Callable[[Machine], object]] = {
@@ -211,6 +238,8 @@ FNS_2014: dict[str, Callable[[Machine], object]] = {
     "creation-under-a-signal-timer": creation_under_a_signal_timer,
     "userptr-in-two-address-spaces": userptr_in_two_address_spaces,
     "invalidate-during-get-pages-worker": invalidate_during_get_pages_worker,
+    "process-exit-busy": catalog.process_exit_busy,
+    "gtt-mmap-of-userptr-at-exit": gtt_mmap_of_userptr_at_exit,
 }
 
 #: The explorer's step budget (its livelock checker) for scenarios that need a smaller one.
@@ -252,6 +281,14 @@ ROWS_2014: list[HistoryRow] = [
                "invalidate-during-get-pages-worker", "pct", 150, "assertion", 3,
                "a superseded get_pages worker clears the current worker's pointer, whose "
                "pages are then dropped: a third lookup"),
+    HistoryRow("000", "ad46cb533d recursive deadlock releasing a busy userptr", "v3.16",
+               "v4.4", "process-exit-busy", "pct", 5, "lockdep", 1,
+               "the free of a userptr outliving its process (under struct_mutex) drops the "
+               "address space's last user: exit_mmap runs under struct_mutex"),
+    HistoryRow("000", "ad46cb533d (the GTT mmap of a userptr)", "v3.16", "v4.4",
+               "gtt-mmap-of-userptr-at-exit", "pct", 5, "leak", 1,
+               "the mapping holds the object, the object holds the address space's users: "
+               "the process's mm is never torn down"),
     HistoryRow("000", "6c308fecb4 serial initialised to 1", "v3.16", "v4.4",
                "invalidate-before-first-attach", "pct", 100, "bug", 2,
                "an invalidation before the first object is added continues a NULL iterator"),

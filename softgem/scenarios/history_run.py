@@ -84,7 +84,6 @@ def run_all(*, quick: bool = False) -> list[RowResult]:
 _NOT_REPRODUCED = """\
 | seed | commit / review point | why not (yet) |
 |---|---|---|
-| 000 | ad46cb533d recursive deadlock releasing a busy userptr | needs the mm's user count (mmget/mmput: a userptr's reference deferring exit_mmap to the object's release under struct_mutex) and GTT mmaps of userptr objects (the 2014 ops allowed them; the model's userptr ops refuse mmap); neither is modelled. `v4.4` models the fix's structure (an i915_mm_struct holding the address space itself, its release worker) |
 | 002 | mmap vs gem_close; revoke on reset | needs the `mmap-v1` mmap_offset design (the 2019 series as first posted); not modelled |
 | 003 | review: fence on -EAGAIN | no design here differs: every design (like the merged kernel) keeps the request's fences in the reservations when submit_done returns -EAGAIN (the payload is skipped); a design that removes them, and a checker for "submit_init waited for the wrong fence", are not written |
 | 004 | E2BIG on scatterlist overflow | every design shares today's E2BIG check in get_pages (no design with the truncating table size) |

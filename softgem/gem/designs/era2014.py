@@ -35,6 +35,7 @@ from ...sync import Mutex, Workqueue, task
 from ...units import PAGE_SHIFT, PAGE_SIZE, Pfn, is_page_aligned
 from .. import userptr as up
 from ..object import GemObject
+from ..ops import ObjectFlags
 from ..pages import SgTable
 from .dma_2014 import DmaApiDebug
 from .mmu_2014 import MmuObject, ObjectTree, WholeMmOps, emit_invalidate
@@ -54,7 +55,10 @@ _ERA_FLAGS = I915_USERPTR_READ_ONLY | I915_USERPTR_UNSYNCHRONIZED
 
 
 class EraOps(up.UserptrOps):
-    """``i915_gem_userptr_ops`` of the era: every step goes to the design."""
+    """``i915_gem_userptr_ops`` of the era: every step goes to the design.  A GTT mmap of a
+    userptr was allowed then (no NO_MMAP; no struct pages to map otherwise)."""
+
+    flags = ObjectFlags.IS_SHRINKABLE | ObjectFlags.IS_PROXY
 
     def __init__(self, design: Era2014) -> None:
         self.design = design

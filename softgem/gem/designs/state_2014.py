@@ -17,8 +17,8 @@ __all__ = ["EraState", "era_state"]
 class EraState:
     """``obj->userptr`` of the era."""
 
-    __slots__ = ("caller_mm", "dma_maps", "mm", "mmu_object", "ms", "ptr", "queued", "ready",
-                 "work", "workers")
+    __slots__ = ("caller_mm", "dma_maps", "mm", "mm_users", "mmu_object", "ms", "ptr",
+                 "queued", "ready", "work", "workers")
 
     def __init__(self, ptr: int, mm: Any) -> None:
         self.ptr = ptr
@@ -31,6 +31,7 @@ class EraState:
         self.caller_mm: Any = None        # current->mm of the get_pages in progress
         self.queued = False               # that get_pages queued the worker just now
         self.dma_maps = 0                 # live DMA mappings of the pages (DMA-API debug)
+        self.mm_users = False             # v3.16: holds an mm_users reference (mmget)
 
 
 def era_state(obj: GemObject) -> EraState:

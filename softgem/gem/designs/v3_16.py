@@ -79,8 +79,16 @@ class V3_16(Era2014):
         return mn
 
     def init_mmu_notifier(self, obj: GemObject, mm: Any) -> None:
-        """``i915_gem_userptr_init__mmu_notifier``: both takes of struct_mutex are
-        interruptible (until 281400ff0f)."""
+        """``get_task_mm`` (the object is one more user of the address space, until its
+        release: ad46cb533d), then ``i915_gem_userptr_init__mmu_notifier``: both takes of
+        struct_mutex are interruptible (until 281400ff0f)."""
+        mmget = getattr(mm, "mmget", None)
+        if mmget is not None:
+            mmget()
+            era_state(obj).mm_users = True
+        self._init_mmu_notifier(obj, mm)
+
+    def _init_mmu_notifier(self, obj: GemObject, mm: Any) -> None:
         with mm.mmap_lock.write():
             self.mutex_lock_interruptible(obj.dev)
             try:
@@ -128,20 +136,22 @@ class V3_16(Era2014):
             self.queue_work(lambda: mmu_notifier_unregister(mn.sub, mn.mm))
 
     def release(self, obj: GemObject) -> None:
-        """``i915_gem_userptr_release`` (struct_mutex held: the object is being freed)."""
+        """``i915_gem_userptr_release`` (struct_mutex held: the object is being freed): out
+        of the tree, then ``mmput``, which may be the address space's last user and run
+        exit_mmap right here, under struct_mutex (fixed by ad46cb533d)."""
         super().release(obj)
         st = era_state(obj)
         mo, st.mmu_object = st.mmu_object, None
-        if mo is None:
-            return
-        mn = self.mmu_notifiers.get(id(st.mm))
-        if mn is None:
-            return
-        with mn.lock:
-            mn.objects.remove(mo)
-            mo.attached = False
-            mn.serial += 1
-        self._notifier_put(mn)
+        mn = self.mmu_notifiers.get(id(st.mm)) if mo is not None else None
+        if mo is not None and mn is not None:
+            with mn.lock:
+                mn.objects.remove(mo)
+                mo.attached = False
+                mn.serial += 1
+            self._notifier_put(mn)
+        if st.mm_users:
+            st.mm_users = False
+            st.mm.mmput()
 
     # -- pages -----------------------------------------------------------------------------
     def put_pages(self, obj: GemObject, pages: SgTable) -> None:
