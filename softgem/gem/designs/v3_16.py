@@ -17,7 +17,13 @@ into video memory (userptr) ioctl"), before the fixes of 2014-2015.
   added continues from a NULL iterator (fixed by 6c308fecb4);
 * put_pages releases one page per scatterlist entry, so coalesced pages keep their
   references (fixed by c479f4383e);
-* ``user_size`` larger than the GTT is E2BIG (until c6d576cc57).
+* ``user_size`` larger than the GTT is E2BIG (until c6d576cc57);
+* the object is a user of its creator's address space (``get_task_mm``) until its release,
+  which runs under ``struct_mutex``: the last ``mmput`` runs exit_mmap there (fixed by
+  ad46cb533d), and a GTT mmap of the userptr keeps the address space alive forever;
+* every fresh vma bind maps the pages for DMA again (fixed by e227330223);
+* a superseded get_pages worker overwrites the current worker's pointer (68d6c84059);
+* both takes of ``struct_mutex`` at creation are interruptible (281400ff0f).
 """
 
 from __future__ import annotations
