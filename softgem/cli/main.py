@@ -71,7 +71,7 @@ def fuzz(seconds: float, seed: int) -> None:
 @click.option("--memory", default=256, show_default=True,
               help="MiB of frames for pinned pages.")
 @click.option("--design", default="v6.8", show_default=True,
-              help="The userptr design to serve (v5.13, v5.14, v6.8, rework-v4).")
+              help="The userptr design to serve (v3.16, v4.4, v5.13, v5.14, v6.8, ...).")
 @click.argument("argv", nargs=-1, required=True, type=click.UNPROCESSED)
 def run(trace_on: bool, memory: int, design: str, argv: tuple[str, ...]) -> None:
     """Run PROGRAM with a software i915 at /dev/dri/card0 and renderD128.

@@ -154,6 +154,8 @@ def run_slice(body: Callable[[], object], strategy: str, *, seeds: list[int], de
         out.digests.add(digest(ex))
         out.max_steps_seen = max(out.max_steps_seen, ex.steps)
         out.max_tasks = max(out.max_tasks, len(ex.tasks))
+        # The token names the k this schedule drew its change points with, before learning.
+        tok = token_of(strat, ex) if failure is not None else ""
         if isinstance(strat, PctStrategy):
             strat.observe_steps(ex.steps, len(ex.tasks))
         if isinstance(strat, DfsStrategy):
@@ -161,7 +163,7 @@ def run_slice(body: Callable[[], object], strategy: str, *, seeds: list[int], de
         if failure is not None:
             failures += 1
             if not out.failure_token:
-                out.failure_token, out.failure_kind = token_of(strat, ex), failure.kind
+                out.failure_token, out.failure_kind = tok, failure.kind
                 out.found_at = out.schedules
             if stop_on_failure:
                 break

@@ -90,6 +90,10 @@ class GemObject:
         self.kref.put(self._release)
 
     def _release(self) -> None:
+        with self.dev.userptr_design.object_free_lock(self):
+            self._release_locked()
+
+    def _release_locked(self) -> None:
         with self.lock:
             if self.pages_pin_count:
                 raise SimBug(f"{self!r} freed with pinned pages")

@@ -161,7 +161,8 @@ def set_tiling(dev: GemDevice, file: DrmFile, handle: int, tiling_mode: int,
             if swizzle == I915_BIT_6_SWIZZLE_UNKNOWN:
                 # Swizzling we cannot handle: the object stays linear.
                 tiling_mode, swizzle, stride = I915_TILING_NONE, I915_BIT_6_SWIZZLE_NONE, 0
-        _object_set_tiling(obj, tiling_mode, stride)
+        with dev.userptr_design.device_lock():
+            _object_set_tiling(obj, tiling_mode, stride)
         # The ABI reports what the object has now, not what was asked.
         return TilingResult(obj.tiling_mode, obj.stride, swizzle)
     finally:

@@ -229,6 +229,7 @@ class Execbuf:
 
     def _pin(self, ev: A.EbVma) -> None:
         """Pin one object; a userptr that lost its pages is revalidated unlocked (5(b))."""
+        fresh = not ev.vma.bound
         try:
             A.place(ev)
         except EAGAIN:
@@ -237,6 +238,9 @@ class Execbuf:
             obj, mm, design = ev.obj, self.mm, self.gpu.dev.userptr_design
             raise _Unlocked(lambda: design.submit_init(obj, mm)) from None
         ev.pinned = True
+        if fresh:
+            nbound = sum(1 for v in self.gpu.vmas_of(ev.obj) if v.bound)
+            self.gpu.dev.userptr_design.vma_bound(ev.obj, nbound)
         e = ev.entry
         if e.offset != ev.vma.start:
             e.offset, e.updated = ev.vma.start, True

@@ -29,7 +29,9 @@ __all__ = ["Machine", "Counters", "DEVICE_PATHS", "LOCK_ORDER"]
 
 # design.md's lock order, primed like the kernel primes its classes at boot: taking these in
 # the reverse order anywhere is reported by lockdep even if the forward order never ran.
-LOCK_ORDER = ("mm.mmap_lock", "gem.object", FENCE_MAP)
+# i915.struct_mutex is the device lock of the 2014 userptr designs (softgem.gem.designs.v3_16,
+# v4_4): taken under mmap_lock (the notifier callback), outside the object lock.
+LOCK_ORDER = ("mm.mmap_lock", "i915.struct_mutex", "gem.object", FENCE_MAP)
 # The GPU address space's mutex nests inside the object lock (bind/unbind under the object
 # lock); fence signalling may take it, so it is not ordered against FENCE_MAP here.
 GPU_LOCK_ORDER = ("gem.object", "gpu.vm_mutex")

@@ -154,7 +154,7 @@ class Process:
         self.exit_status = status
         if trace.enabled:
             trace.emit("process", "exit", pid=self.pid, status=status)
-        self.mm.exit_mmap()
+        self.mm.mmput()             # exit_mmap, unless a driver holds the mm (mmget)
         self.files.close_all()
         self.machine._reap(self)
 

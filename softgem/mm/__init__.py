@@ -10,7 +10,7 @@ through :class:`UserMm` (``usermm.py``); drivers map their objects into one thro
 from __future__ import annotations
 
 from .filemap import FileMapping
-from .gup import pin_user_pages, probe_range, unpin_user_pages
+from .gup import get_user_pages_fast_only, pin_user_pages, probe_range, unpin_user_pages
 from .mm import Mm
 from .notify import (
     HasNotifierSubscriptions,
@@ -64,7 +64,7 @@ __all__ = [
     "AnonVma", "FileMapping", "HasNotifierSubscriptions", "MappableFile", "Mm",
     "NotifierRange", "NotifierSubscriptions", "NotifyEvent", "PhysMem", "ShmemFile",
     "UserMm", "Vma", "VmFault", "VmFaultOps", "VmOperations", "is_cow_mapping",
-    "pin_user_pages", "probe_range", "unpin_user_pages",
+    "get_user_pages_fast_only", "pin_user_pages", "probe_range", "unpin_user_pages",
     "VM_ACCESS_FLAGS", "VM_ACCOUNT", "VM_DONTCOPY", "VM_DONTDUMP", "VM_DONTEXPAND",
     "VM_EXEC", "VM_GROWSDOWN", "VM_HUGEPAGE", "VM_IO", "VM_LOCKED", "VM_MAYEXEC",
     "VM_MAYREAD", "VM_MAYSHARE", "VM_MAYWRITE", "VM_MERGEABLE", "VM_MIXEDMAP",

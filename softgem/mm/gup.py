@@ -16,12 +16,12 @@ A read pin of never-touched anonymous memory pins the shared zero page, as Linux
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ..errors import EFAULT, ENOMEM, KernelError, SimBug
 from ..units import PAGE_MASK, PAGE_SHIFT, PAGE_SIZE, Pfn
 from .fault import FaultFailed, handle_mm_fault, must_unshare
-from .pagetable import PTE_SPECIAL, PTE_WRITE
+from .pagetable import PTE_SPECIAL, PTE_WRITE, pte_pfn
 from .vma import VM_IO, VM_MIXEDMAP, VM_PFNMAP, VM_READ, VM_WRITE
 
 if TYPE_CHECKING:
@@ -33,7 +33,7 @@ if TYPE_CHECKING:
     from .vma import Vma
 
 __all__ = ["pin_user_pages", "unpin_user_pages", "probe_range", "pin_user_pages_sim",
-           "probe_range_sim"]
+           "probe_range_sim", "get_user_pages_fast_only"]
 
 MAX_FOLLOW_RETRIES = 10000
 
@@ -105,6 +105,27 @@ def _follow_and_pin(mm: Mm, vma: Vma, addr: int, write: bool) -> Pfn:
                 raise EFAULT(f"fault at {addr:#x}: {f}") from f
             raise ENOMEM(f"fault at {addr:#x}: {f}") from f
     raise SimBug(f"pin at {addr:#x} did not converge")
+
+
+def get_user_pages_fast_only(mm: Any, start: int, nr_pages: int, write: bool) -> list[Pfn]:
+    """``__get_user_pages_fast`` (2014): pin what the page tables already map, taking no
+    mmap_lock and faulting nothing; stops at the first page it cannot take (no pte, a
+    special pte, a read-only pte for a write).  An address space whose page tables cannot
+    be walked here (host mode's) gives none: the caller falls back to the slow path."""
+    pt = getattr(mm, "pt", None)
+    if pt is None:
+        return []
+    phys = mm.phys
+    out: list[Pfn] = []
+    with mm.page_table_lock:
+        for i in range(nr_pages):
+            pte = pt.lookup((start >> PAGE_SHIFT) + i)
+            if pte is None or pte & PTE_SPECIAL or (write and not pte & PTE_WRITE):
+                break
+            pfn = Pfn(pte_pfn(pte))
+            phys.pin_page(pfn)
+            out.append(pfn)
+    return out
 
 
 def unpin_user_pages(phys: PhysMem, pfns: Iterable[int], dirty: bool) -> None:

@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING
 
 from .. import trace
 from ..errors import EFAULT, SimBug
-from ..sync import RwSem, SpinLock
+from ..sync import Kref, RwSem, SpinLock
 from ..units import PAGE_MASK, PAGE_SHIFT, PAGE_SIZE, TASK_SIZE, Pfn
 from . import access, gup, zap
 from .fork import dup_mm
@@ -71,6 +71,7 @@ class Mm:
         self.start_brk = PROGRAM_BASE + (self.rng.randrange(1 << 13) << PAGE_SHIFT)
         self.cur_brk = self.start_brk
         self.exited = False
+        self.users = Kref()         # mm_users: the task's own, plus mmget()s
 
     def __repr__(self) -> str:
         return f"Mm({self.name!r}, {len(self.tree)} vmas, {self.pt.nr_present} ptes)"
@@ -115,6 +116,14 @@ class Mm:
         if trace.enabled:
             trace.emit("mm", "fork", mm=self.name)
         return dup_mm(self)
+
+    def mmget(self) -> None:
+        """``mmget``: one more user keeps the address space (and its mappings) alive."""
+        self.users.get()
+
+    def mmput(self) -> None:
+        """``mmput``: the last user tears the address space down (``exit_mmap``)."""
+        self.users.put(self.exit_mmap)
 
     def exit_mmap(self) -> None:
         if trace.enabled:

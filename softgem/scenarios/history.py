@@ -24,6 +24,7 @@ from ..mm import NotifierRange, NotifyEvent, invalidate_range_end, invalidate_ra
 from ..sync import Fence, clock, task
 from . import catalog
 from .gem import ANON, RW, Gem
+from .history_2014 import FNS_2014, MAX_STEPS_2014, ROWS_2014
 from .history_mmap import FNS_MMAP, ROWS_MMAP
 from .history_row import HistoryRow
 from .registry import Scenario
@@ -163,24 +164,16 @@ ROWS: tuple[HistoryRow, ...] = (
                "v5.13", "exit-with-long-batch", "pct", 5, "exit-waits-for-gpu", 1,
                "an exiting process waits in exit_mmap for its own GPU work (with a batch that "
                "never ends, gem_ctx_persistence.userptr: forever)"),
-    # Echoes: the 2014 bugs replanted in today's design (the era's design is not modelled).
-    HistoryRow("000", "460822b0b1 use-after-free in invalidate_range_start (echo)",
-               "v6.8+free-while-walked", "v6.8", "stress-mm-invalidate-close", "pct", 20,
-               "use-after-free", 2,
-               "an invalidation walks an object whose release has not removed its notifier"),
-    HistoryRow("000", "380996aab5 cancel userptr from a task (echo)",
-               "v6.8+lock-in-notifier", "v6.8", "invalidate-vs-busy-revalidate", "pct", 900,
-               "notifier-waits-for-gpu", 3,
-               "the callback takes a lock a submitter holds while it waits for the GPU"),
 )
 
-_FNS: dict[str, Callable[[Machine], object]] = {
+ROWS += tuple(ROWS_2014)
+
+_FNS: dict[str, Callable[[Machine], object]] = {**FNS_2014,
     "munmap-vs-long-batch": munmap_vs_long_batch,
     "oom-reap-busy-userptr": oom_reap_busy_userptr,
     "exit-with-long-batch": exit_with_long_batch,
     "map-fixed-invalidate": catalog.map_fixed_invalidate,
     "stress-mm-invalidate-close": catalog.stress_mm_invalidate_close,
-    "invalidate-vs-busy-revalidate": catalog.invalidate_vs_busy_revalidate,
 }
 ROWS, _FNS = ROWS + tuple(ROWS_MMAP), {**_FNS, **FNS_MMAP}     # seed 002: history_mmap.py
 
@@ -202,6 +195,7 @@ def row_scenario(name: str, design: str, seam: str = "userptr") -> Scenario:
         return Scenario(f"{name}@{design}", fn, doc=doc[0] if doc else "",
                         userptr_ops=PlantedUserptr(bug))
     return Scenario(f"{name}@{design}", fn, doc=doc[0] if doc else "",
+                    max_steps=MAX_STEPS_2014.get(name, 200_000),
                     machine_options={f"{seam}_design": design})
 
 

@@ -45,7 +45,7 @@ class Scenario:
         self.fn(m)
         explore.join_all()
         m.shutdown()
-        finish = getattr(self.userptr_ops, "finish", None)
+        finish = getattr(m.device.userptr_design, "finish", None)
         if finish is not None:
             finish()
         leaks = m.counters().leaks()

@@ -50,6 +50,7 @@ def test_unknown_design_is_valueerror_listing_the_names() -> None:
     with pytest.raises(ValueError, match=r"known: .*v5\.14.*v6\.8"):
         Machine(userptr_design="v2.6")
     assert {"v5.13", "v5.14", "v6.8", "rework-v4"} <= set(design_names())
+    assert {"v3.16", "userptr-v16", "v3.17-rc", "v4.4"} <= set(design_names())
 
 
 def test_host_core_backend_serves_the_design_it_is_given() -> None:
@@ -75,3 +76,30 @@ def test_shipped_scenarios_are_clean_on_the_older_designs(design: str) -> None:
                      machine_options={"userptr_design": design})
         r = explore.explore(v, "pct", schedules=4)
         assert not r.failed, f"{name} on {design}: {r.kind}: {r.message}\n{r.token}"
+
+
+# What the shipped scenarios find in the 2014 designs by design (docs/history-2014.md): v4.4's
+# window (fresh GPU work on the old pages until the cancel worker runs), v3.16's refusal of
+# overlapping userptrs (EINVAL) and its exit_mmap under struct_mutex when a busy userptr
+# outlives its process (ad46cb533d); every other shipped scenario is clean on both.
+ERA_2014_EXPECTED = {
+    "v4.4": {"map-fixed-invalidate": "assertion"},
+    "v3.16": {"map-fixed-invalidate": "assertion",
+              "stress-mm-invalidate-close-overlap": "exception",
+              "process-exit-busy": "lockdep", "exit-with-gpu-work": "lockdep"},
+}
+
+
+@pytest.mark.parametrize("design", sorted(ERA_2014_EXPECTED))
+def test_shipped_scenarios_on_the_2014_designs(design: str) -> None:
+    from softgem.scenarios import all_scenarios
+    from softgem.scenarios.registry import Scenario
+
+    found = {}
+    for name, s in sorted(all_scenarios().items()):
+        v = Scenario(f"{name}@{design}", s.fn, max_steps=s.max_steps,
+                     machine_options={"userptr_design": design})
+        r = explore.explore(v, "pct", schedules=6, shrink=False)
+        if r.failed:
+            found[name] = r.kind
+    assert found == ERA_2014_EXPECTED[design]

@@ -14,9 +14,16 @@ v5.14    the callback refuses non-blockable ranges, takes ``notifier_lock`` (an 
          write to record the sequence, then waits for the object's GPU work unless the task is
          exiting; execbuf's submit_done loop runs under the lock for read
 v5.13    the same with ``notifier_lock`` a spinlock (taken for the submit_done loop too)
+v4.4     the 2014 design after its 2014-2015 fixes: per-mm notifier, a cancel worker per
+         invalidated object, ``struct_mutex`` (:mod:`.v4_4`, docs/history-2014.md)
+v3.16    the original userptr (v20 of the patch): the callback takes ``struct_mutex`` and
+         unbinds, waiting for the GPU (:mod:`.v3_16`)
 =======  =========================================================================================
 
-``rework-v4`` (v5.13 as first posted, with the submit_done loop bug) is registered like the
+``userptr-v16`` (v3.16 with v16's overlap check: EINVAL where v17 says EAGAIN),
+``v3.17-rc`` (v4.4 with e9681366ea reverted: a failed registration stored in the
+i915_mm_struct) and
+``rework-v4`` (v5.13 as first posted, with the submit_done loop bug) are registered like the
 eras.  The explorer's planted bugs (``softgem.scenarios.planted``) are designs too (v6.8
 subclasses); they live in the top layer and are set on a device directly, not registered.
 """
@@ -24,6 +31,7 @@ subclasses); they live in the top layer and are set on a device directly, not re
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
@@ -60,6 +68,21 @@ class UserptrDesign(Protocol):
     def validate(self, obj: GemObject, mm: Any) -> None:
         """SET_DOMAIN's validity probe."""
 
+    def object_free_lock(self, obj: GemObject) -> AbstractContextManager[None]:
+        """What the last put of ``obj`` runs its release under (the 2014 designs: the
+        device's ``struct_mutex`` for a userptr; today's: nothing)."""
+
+    def vma_bound(self, obj: GemObject, nbound: int) -> None:
+        """Execbuf bound one more GPU vma of ``obj`` (``nbound`` of its vmas are bound now):
+        the 2014 DMA mapping per bind; nothing today."""
+
+    def device_lock(self) -> AbstractContextManager[None]:
+        """The device-wide lock the era's ioctls ran under (the 2014 designs'
+        ``struct_mutex``, taken here by SET_TILING; today's: nothing)."""
+
+    def finish(self) -> None:
+        """Device teardown: run and stop the design's own workers (if it has any)."""
+
 
 _FACTORIES: dict[str, Callable[[], UserptrDesign]] = {}
 
@@ -71,8 +94,8 @@ def register(name: str, factory: Callable[[], UserptrDesign]) -> None:
 
 
 def _load() -> None:
-    from . import rework_v4, v5_13, v5_14, v6_8  # noqa: F401  (they register, once each)
-    from . import v5_13_nofence as _nofence  # noqa: F401  (seed 003: histlate)
+    from . import rework_v4, v3_16, v4_4, v5_13, v5_14, v6_8  # noqa: F401  (they register)
+    from . import v5_13_nofence as _nofence  # noqa: F401  (seed 003)
 
 
 def design_names() -> list[str]:

@@ -7,6 +7,7 @@ the lock around execbuf's final check (:meth:`V6_8.submit_done_all`) or one step
 from __future__ import annotations
 
 from collections.abc import Sequence
+from contextlib import AbstractContextManager, nullcontext
 from typing import TYPE_CHECKING, Any
 
 from ... import trace
@@ -98,6 +99,20 @@ class V6_8:
         with obj.lock:
             obj.pin_pages_locked()
             obj.unpin_pages_locked()
+
+    def object_free_lock(self, obj: GemObject) -> AbstractContextManager[None]:
+        """No device-wide lock around a free since the 2021 rework."""
+        return nullcontext()
+
+    def vma_bound(self, obj: GemObject, nbound: int) -> None:
+        """DMA mappings follow the pages (get_pages/put_pages), not the bindings."""
+
+    def device_lock(self) -> AbstractContextManager[None]:
+        """No device-wide lock since the 2021 rework."""
+        return nullcontext()
+
+    def finish(self) -> None:
+        """No workers of its own."""
 
     def __repr__(self) -> str:
         return f"<userptr design {self.name}>"
