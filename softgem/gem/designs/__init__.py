@@ -23,8 +23,9 @@ v3.16    the original userptr (v20 of the patch): the callback takes ``struct_mu
 ``userptr-v16`` (v3.16 with v16's overlap check: EINVAL where v17 says EAGAIN),
 ``v3.17-rc`` (v4.4 with e9681366ea reverted: a failed registration stored in the
 i915_mm_struct) and
-``rework-v4`` (v5.13 as first posted, with the submit_done loop bug) are registered like the
-eras.  The explorer's planted bugs (``softgem.scenarios.planted``) are designs too (v6.8
+``rework-v4`` (v5.13 as first posted, with the submit_done loop bug) and ``v5.13-nofence``
+(v5.13 with the v4 review's fence point applied, never merged: docs/history_late.md) are
+registered like the eras.  The explorer's planted bugs (``softgem.scenarios.planted``) are designs too (v6.8
 subclasses); they live in the top layer and are set on a device directly, not registered.
 """
 
