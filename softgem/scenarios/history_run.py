@@ -118,7 +118,7 @@ def render_doc(results: list[RowResult], *, quick: bool) -> str:
         "for read), `v5.13` (the same with a spinlock; v5.13's page_ref held until submit_fini",
         "is not modelled), `rework-v4` (v5.13 as posted in v4 of the series: the submit_done",
         "loop `for (i = count - 1; i; i--)`, and no skip of the wait for an exiting task,",
-        "added in v5). All four share today's creation",
+        "added in v5). These four share today's creation",
         "ladder, as the v5.13+ kernels do (UNSYNCHRONIZED was rejected in the same series,",
         "c6bcc0c2fdfd); whether I915_USERPTR_PROBE existed in each era was not checked.",
         "Kernel sources read: the v5.13 rework as merged (v7, with its review), the v4 posting",
