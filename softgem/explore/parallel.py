@@ -5,16 +5,21 @@ ranges, the same per-schedule seeds as a local run, so tokens are unchanged) or 
 subtree ``split=(j, J)`` (disjoint, and together the whole bounded tree).  Results merge:
 schedule counts add, distinct-trace digests unite, the failure of the lowest worker wins.
 
-Local workers are forked (``multiprocessing`` "fork" context), so the scenario callable needs
-no pickling.  Ray workers cannot share memory: they import the scenario from
+Local workers: the calling process is worker 0 and forks ``J - 1`` children (``os.fork``), each
+running its whole share and sending back one pickled result over a pipe.  No pool, no task
+queue, no idle parent: the scenario callable needs no pickling, every worker builds its
+machines itself, and the only messages are the ``J - 1`` results (``softgem bench explore``
+compares this with a pure-CPU control forked the same way).  Ray workers cannot share memory: they import the scenario from
 ``scenario_ref`` (``"module:function"`` returning the scenario by name), so only registered
 scenarios run on Ray.  Ray is an optional extra (``pip install softgem[ray]``).
 """
 
 from __future__ import annotations
 
+import gc
 import importlib
-import multiprocessing
+import os
+import pickle
 from collections.abc import Callable
 from typing import Any
 
@@ -38,7 +43,7 @@ def _shares(strategy: str, schedules: int, seed: int, jobs: int, kwargs: dict[st
     out = []
     for j in range(jobs):
         seeds = [execution_seed(seed, i) for i in range(j, schedules, jobs)]
-        limit = None if strategy != "dfs" else -(-schedules // jobs)
+        limit = None if strategy not in ("dfs", "dfs-plain", "dpor") else -(-schedules // jobs)
         out.append((strategy, seeds, (j, jobs), limit, kwargs))
     return out
 
@@ -52,6 +57,7 @@ def _merge(parts: list[Any]) -> Any:
         total.exhausted = False
     for p in parts:
         total.schedules += p.schedules
+        total.pruned += p.pruned
         total.digests |= p.digests
         total.max_steps_seen = max(total.max_steps_seen, p.max_steps_seen)
         total.max_tasks = max(total.max_tasks, p.max_tasks)
@@ -72,19 +78,60 @@ def run_parallel(body: Callable[[], object], strategy: str, *, schedules: int, s
         return _merge(_run_ray(ray_address, scenario_ref, shares))
     _body = body
     try:
-        ctx = multiprocessing.get_context("fork")
-        with ctx.Pool(jobs) as pool:
-            parts = pool.map(_work, shares, chunksize=1)
-            for _ in range(4):      # DFS: rerun until every worker pruned with one sharing set
-                union = frozenset().union(*(p.shared for p in parts))
-                if all(p.shared == union for p in parts) or any(p.failure_token for p in parts):
-                    break
-                for share in shares:
-                    share[4]["shared"] = union
-                parts = pool.map(_work, shares, chunksize=1)
+        parts = forked(_work, shares)
+        for _ in range(4):      # DFS: rerun until every worker pruned with one sharing set
+            union = frozenset().union(*(p.shared for p in parts))
+            if all(p.shared == union for p in parts) or any(p.failure_token for p in parts):
+                break
+            for share in shares:
+                share[4]["shared"] = union
+            parts = forked(_work, shares)
     finally:
         _body = None
     return _merge(parts)
+
+
+def forked(fn: Callable[[Any], Any], args: list[Any]) -> list[Any]:
+    """``[fn(a) for a in args]``: ``args[0]`` in this process, each other one in a forked
+    child that pickles its result (or its exception) into a pipe and exits."""
+    children: list[tuple[int, int]] = []
+    gc.freeze()         # the children's collector then leaves the parent's pages unwritten
+    for a in args[1:]:
+        rd, wr = os.pipe()
+        pid = os.fork()
+        if pid == 0:                                    # the child: run, send, exit
+            os.close(rd)
+            code = 0
+            try:
+                try:
+                    out: tuple[bool, Any] = (True, fn(a))
+                except BaseException as exc:            # the parent re-raises it
+                    out = (False, exc)
+                with os.fdopen(wr, "wb") as w:
+                    pickle.dump(out, w, protocol=pickle.HIGHEST_PROTOCOL)
+            except BaseException:
+                code = 1
+            os._exit(code)
+        os.close(wr)
+        children.append((pid, rd))
+    gc.unfreeze()
+    try:
+        results = [fn(args[0])] if args else []
+    finally:
+        got = []
+        for pid, rd in children:
+            with os.fdopen(rd, "rb") as r:
+                data = r.read()
+            os.waitpid(pid, 0)
+            got.append(data)
+    for data in got:
+        if not data:
+            raise RuntimeError("an explorer worker process died without a result")
+        ok, value = pickle.loads(data)
+        if not ok:
+            raise value
+        results.append(value)
+    return results
 
 
 def _resolve_ref(ref: str) -> Callable[[], object]:

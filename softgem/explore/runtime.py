@@ -164,6 +164,11 @@ class Execution:
         self._record(kind, message, self.current)
         self._to_hub()
 
+    def abandon(self) -> None:
+        """Stop this execution without a failure (a reducing strategy found it redundant)."""
+        self.failure = Failure("pruned", "")
+        self._to_hub()
+
     def _to_hub(self) -> None:
         hub = self._hub
         assert hub is not None
