@@ -34,7 +34,9 @@ def row(name: str, k: int, jobs: int, limit: int, plain: bool) -> str:
         r = explore(get(name), strategy, preemptions=k, schedules=limit, jobs=jobs)
         dt = time.perf_counter() - t0
         if r.failed:
-            cells.append(f"FAILED {r.kind} at {r.found_at}: {r.token}")
+            msg = r.message.splitlines()[0] if r.message else ""
+            cells.append(f"FAILED {r.kind} at {r.found_at}: {r.original_token} (shrunk: "
+                         f"{r.token}): {msg}")
         else:
             cut = f" (+{r.pruned:,} cut short)" if strategy == "dpor" else ""
             done = "all" if "complete" in r.guarantee else "stopped at"
