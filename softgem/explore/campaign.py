@@ -154,12 +154,16 @@ def run_slice(body: Callable[[], object], strategy: str, *, seeds: list[int], de
               preemptions: int, split: tuple[int, int] = (0, 1), limit: int | None = None,
               max_steps: int = 200_000, check_lockdep: bool = True,
               progress: Progress | None = None, total: int = 0,
-              stop_on_failure: bool = True, shared: frozenset[str] = frozenset()) -> Slice:
+              stop_on_failure: bool = True, shared: frozenset[str] = frozenset(),
+              refill: Callable[[bool], list[int]] | None = None) -> Slice:
+    """Run one strategy's schedules.  ``refill(failed)``, for seeded strategies, hands out
+    more seeds whenever these run out (``--jobs``: chunks claimed from a shared counter)."""
     strat = make_strategy(strategy, seeds=seeds, depth=depth, preemptions=preemptions,
                           split=split, limit=limit, shared=shared)
     out = Slice()
     failures = 0
-    while strat.new_execution():
+    while strat.new_execution() or (refill is not None and strat.add_seeds(
+            refill(bool(out.failure_token))) and strat.new_execution()):
         ex, failure = run_schedule(body, strat, max_steps=max_steps, check_lockdep=check_lockdep)
         if failure is not None and failure.kind == "pruned":
             continue            # a redundant path (DPOR): an explored schedule covers it
@@ -180,6 +184,8 @@ def run_slice(body: Callable[[], object], strategy: str, *, seeds: list[int], de
                 break
         if progress is not None:
             progress(out.schedules, total, len(out.digests), failures)
+    if refill is not None and out.failure_token:
+        refill(True)            # the other workers stop at their next chunk
     out.exhausted = bool(getattr(strat, "exhausted", False))
     if isinstance(strat, DporStrategy):
         out.pruned = strat.pruned

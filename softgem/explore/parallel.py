@@ -1,8 +1,9 @@
 """Scaling a campaign out: local processes (``--jobs J``) or a Ray cluster (``--ray ADDR``).
 
-Worker ``j`` of ``J`` runs the schedules ``i`` with ``i % J == j`` (random, PCT: disjoint seed
-ranges, the same per-schedule seeds as a local run, so tokens are unchanged) or the DFS
-subtree ``split=(j, J)`` (disjoint, and together the whole bounded tree).  Results merge:
+Local workers claim chunks of schedule indices from a shared counter as they go (random,
+PCT: disjoint seed ranges, the same per-schedule seeds as a local run, so tokens are
+unchanged); on Ray, worker ``j`` of ``J`` runs the schedules ``i`` with ``i % J == j``; DFS
+workers take the subtree ``split=(j, J)`` (disjoint, and together the whole bounded tree).  Results merge:
 schedule counts add, distinct-trace digests unite, the failure of the lowest worker wins.
 
 Local workers: the calling process is worker 0 and forks ``J - 1`` children (``os.fork``), each
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import gc
 import importlib
+import multiprocessing
 import os
 import pickle
 from collections.abc import Callable
@@ -28,6 +30,7 @@ from .random import execution_seed
 __all__ = ["run_parallel"]
 
 _body: Callable[[], object] | None = None
+_chunks: Any = None     # (next index, failed) in shared memory, its lock, total, chunk, seed
 
 
 def _work(args: tuple[str, list[int], tuple[int, int], int | None, dict[str, Any]]) -> Any:
@@ -35,7 +38,22 @@ def _work(args: tuple[str, list[int], tuple[int, int], int | None, dict[str, Any
 
     strategy, seeds, split, limit, kwargs = args
     assert _body is not None
-    return run_slice(_body, strategy, seeds=seeds, split=split, limit=limit, **kwargs)
+    refill = _claim if _chunks is not None and strategy in ("random", "pct") else None
+    return run_slice(_body, strategy, seeds=seeds, split=split, limit=limit, refill=refill,
+                     **kwargs)
+
+
+def _claim(failed: bool) -> list[int]:
+    """The next chunk of schedule indices, as seeds (none once a worker failed)."""
+    state, lock, total, chunk, seed = _chunks
+    with lock:
+        if failed:
+            state[1] = 1
+        if state[1]:
+            return []
+        start = state[0]
+        state[0] = min(total, start + chunk)
+    return [execution_seed(seed, i) for i in range(start, min(total, start + chunk))]
 
 
 def _shares(strategy: str, schedules: int, seed: int, jobs: int, kwargs: dict[str, Any]
@@ -77,6 +95,16 @@ def run_parallel(body: Callable[[], object], strategy: str, *, schedules: int, s
     if ray_address:
         return _merge(_run_ray(ray_address, scenario_ref, shares))
     _body = body
+    global _chunks
+    if strategy in ("random", "pct"):
+        # Dynamic shares: each worker claims chunks of schedule indices as it goes, so one
+        # that drew longer schedules does not keep the other idle at the end.  Schedule i
+        # still has seed execution_seed(seed, i), as in a one-process run.
+        ctx = multiprocessing.get_context("fork")
+        chunk = max(4, schedules // (jobs * 16))
+        _chunks = (ctx.RawArray("q", [0, 0]), ctx.Lock(), schedules, chunk, seed)
+        for share in shares:
+            share[1].clear()
     try:
         parts = forked(_work, shares)
         for _ in range(4):      # DFS: rerun until every worker pruned with one sharing set
@@ -88,6 +116,7 @@ def run_parallel(body: Callable[[], object], strategy: str, *, schedules: int, s
             parts = forked(_work, shares)
     finally:
         _body = None
+        _chunks = None
     return _merge(parts)
 
 

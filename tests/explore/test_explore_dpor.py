@@ -23,6 +23,7 @@ from softgem.scenarios import get
 from softgem.sync import Completion, Kref, Mutex
 
 FULL = os.environ.get("SOFTGEM_EXPLORE_FULL") == "1"
+_GLOBAL = Mutex("tx.module_level")
 _out: list[object] = []
 
 
@@ -262,3 +263,33 @@ def test_dpor_split_over_two_jobs_covers_the_same_tree() -> None:
 def test_dpor_strategy_is_a_dfs_with_its_own_token_kind() -> None:
     strat = DporStrategy(2)
     assert strat.name == "dpor" and strat.token().startswith("dpor:k2:")
+
+
+def test_an_execution_unwound_at_an_unlock_point_still_releases_the_lock() -> None:
+    """Abandoned or failed executions unwind tasks wherever they stand; a module-level lock
+    (like gem.mman's) must come out free, or the next schedule in the process breaks."""
+    def body() -> None:
+        def holder() -> None:
+            with _GLOBAL:
+                explore.point("inside")
+
+        explore.spawn(holder, "holder")
+        explore.spawn(lambda: explore.fail("assertion", "stop here"), "stopper")
+        explore.join_all()
+
+    r = explore.explore(body, "dfs-plain", preemptions=2, check_lockdep=False, shrink=False)
+    assert r.failed
+    for k in range(3):      # every stopping place, the unlock point among them
+        strat = make_strategy("dfs-plain", seeds=[], depth=3, preemptions=k)
+        while strat.new_execution():
+            ex, _ = run_schedule(body, strat, check_lockdep=False)
+            assert not _GLOBAL.is_locked(), ex.trace_text()
+
+
+def test_jobs_two_claims_chunks_of_seeds_and_stops_on_a_failure() -> None:
+    clean = explore.explore(three_locks, "pct", schedules=37, jobs=2, check_lockdep=False)
+    assert clean.schedules == 37 and not clean.failed
+    bad = explore.explore(racy_counter_assert, "random", schedules=400, jobs=2,
+                          check_lockdep=False, shrink=False)
+    assert bad.failed and bad.kind == "assertion" and bad.schedules < 400
+    assert explore.replay(racy_counter_assert, bad.token, check_lockdep=False).failed
