@@ -246,8 +246,8 @@ def _guarantee(strategy: str, found: Slice, depth: int, preemptions: int) -> str
     if strategy == "dpor":
         cut = f" ({found.pruned} redundant paths cut short)"
         if found.exhausted:
-            return (f"DPOR complete within {preemptions} preemptions: {found.schedules} "
-                    f"schedules, one per class of equivalent schedules{cut}")
+            return (f"DPOR complete within {preemptions} preemptions: every such schedule "
+                    f"is equivalent to one of these {found.schedules}{cut}")
         return f"DPOR within {preemptions} preemptions stopped after {found.schedules} " \
                f"schedules{cut} (not exhaustive: raise --schedules)"
     return "random walk: no coverage guarantee"
