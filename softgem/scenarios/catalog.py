@@ -6,8 +6,9 @@ scenario is claimed clean within on today's design, each measured (docs/explore.
 PCT schedules with d=3, and every schedule with at most ``preemptions`` = 2 preemptions, up to
 equivalence (the reduced search ``softgem explore NAME --strategy dpor``: hundreds of
 schedules for the small scenarios, 25,000-35,000 for munmap-vs-execbuf, mremap-vs-execbuf
-and map-fixed-invalidate), else 1 where the K=2 search did not finish in the time measured
-(process-exit-busy, sync-unmap-cycles, invalidate-vs-busy-revalidate, exit-with-gpu-work).
+and map-fixed-invalidate, 111,000 for process-exit-busy), else 1 where the K=2 search did
+not finish in the time measured (sync-unmap-cycles, invalidate-vs-busy-revalidate,
+exit-with-gpu-work).
 """
 
 from __future__ import annotations
@@ -133,7 +134,7 @@ def stress_mm_invalidate_close_overlap(m: Machine) -> None:
     gem.close(b)
 
 
-@scenario("process-exit-busy", preemptions=1, pct_schedules=10_000, pct_depth=3)
+@scenario("process-exit-busy", preemptions=2, pct_schedules=10_000, pct_depth=3)
 def process_exit_busy(m: Machine) -> None:
     """gem_userptr_blits process-exit-busy: the process exits with a userptr write queued."""
     proc = m.spawn("exit-busy")
