@@ -41,6 +41,7 @@ BENCHMARKS: dict[str, tuple[str, str]] = {
     "host-ioctl": ("softgem.bench.host_ioctl", "bench_host_ioctl"),
     "host-mmap": ("softgem.bench.host_mmap", "bench_host_mmap"),
     "explore": ("softgem.bench.explore", "bench_explore"),
+    "explore-bounds": ("softgem.bench.explore_bounds", "bench_explore_bounds"),
     "host-blit": ("softgem.bench.host_blit", "bench_host_blit"),
 }
 

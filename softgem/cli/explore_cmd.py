@@ -76,7 +76,7 @@ def show_failure(console: Console, report: Report) -> None:
 
 @click.command("explore")
 @click.argument("scenario", required=False)
-@click.option("--strategy", type=click.Choice(["random", "pct", "dfs"]), default="pct",
+@click.option("--strategy", type=click.Choice(["random", "pct", "dfs", "dpor"]), default="pct",
               show_default=True)
 @click.option("--schedules", type=int, default=None,
               help="Schedules to run (default: the scenario's stated bound).")

@@ -18,12 +18,15 @@ from typing import Any
 from ..sync import lockdep
 from . import tokens
 from .dfs import DfsStrategy
+from .dpor import DporStrategy
 from .pct import PctStrategy, bound
 from .random import RandomStrategy, execution_seed
 from .replay import ReplayStrategy
 from .runtime import Execution, Failure, Scheduler
 
 __all__ = ["Report", "explore", "replay", "run_schedule", "resolve"]
+
+DFS_LIKE = ("dfs", "dfs-plain", "dpor")     # tree searches: a schedule limit, not seeds
 
 Progress = Callable[[int, int, int, int], None]   # done, total, distinct traces, failures
 
@@ -46,6 +49,7 @@ class Report:
     guarantee: str = ""
     found_at: int = 0           # 1-based schedule number of the first failure
     original_token: str = ""    # the token before shrinking
+    pruned: int = 0             # dpor: redundant executions cut short (not in schedules)
 
     def summary(self) -> str:
         head = f"{self.scenario}: {self.schedules} schedules ({self.strategy}), " \
@@ -112,10 +116,16 @@ def make_strategy(strategy: str, *, seeds: list[int], depth: int, preemptions: i
         return PctStrategy(seeds, depth=depth, k=k)
     if strategy == "dfs":
         return DfsStrategy(preemptions, split=split, limit=limit, shared=shared)
-    raise ValueError(f"unknown strategy {strategy!r} (random, pct, dfs)")
+    if strategy == "dfs-plain":     # no reduction at all (the reference for dpor)
+        return DfsStrategy(preemptions, split=split, limit=limit, reduce=False)
+    if strategy == "dpor":
+        return DporStrategy(preemptions, split=split, limit=limit)
+    raise ValueError(f"unknown strategy {strategy!r} (random, pct, dfs, dpor)")
 
 
 def token_of(strat: Any, ex: Execution) -> str:
+    if isinstance(strat, DporStrategy):
+        return f"dpor:k{strat.bound}:{tokens.encode_choices(ex.deviations)}"
     if isinstance(strat, DfsStrategy):
         return f"dfs:k{strat.bound}:{tokens.encode_choices(ex.deviations)}"
     if isinstance(strat, ReplayStrategy):
@@ -137,19 +147,26 @@ class Slice:
     max_tasks: int = 0
     exhausted: bool = False
     shared: frozenset[str] = frozenset()
+    pruned: int = 0             # DPOR: executions abandoned as redundant (not in schedules)
 
 
 def run_slice(body: Callable[[], object], strategy: str, *, seeds: list[int], depth: int,
               preemptions: int, split: tuple[int, int] = (0, 1), limit: int | None = None,
               max_steps: int = 200_000, check_lockdep: bool = True,
               progress: Progress | None = None, total: int = 0,
-              stop_on_failure: bool = True, shared: frozenset[str] = frozenset()) -> Slice:
+              stop_on_failure: bool = True, shared: frozenset[str] = frozenset(),
+              refill: Callable[[bool], list[int]] | None = None) -> Slice:
+    """Run one strategy's schedules.  ``refill(failed)``, for seeded strategies, hands out
+    more seeds whenever these run out (``--jobs``: chunks claimed from a shared counter)."""
     strat = make_strategy(strategy, seeds=seeds, depth=depth, preemptions=preemptions,
                           split=split, limit=limit, shared=shared)
     out = Slice()
     failures = 0
-    while strat.new_execution():
+    while strat.new_execution() or (refill is not None and strat.add_seeds(
+            refill(bool(out.failure_token))) and strat.new_execution()):
         ex, failure = run_schedule(body, strat, max_steps=max_steps, check_lockdep=check_lockdep)
+        if failure is not None and failure.kind == "pruned":
+            continue            # a redundant path (DPOR): an explored schedule covers it
         out.schedules += 1
         out.digests.add(digest(ex))
         out.max_steps_seen = max(out.max_steps_seen, ex.steps)
@@ -169,8 +186,13 @@ def run_slice(body: Callable[[], object], strategy: str, *, seeds: list[int], de
                 break
         if progress is not None:
             progress(out.schedules, total, len(out.digests), failures)
+    if refill is not None and out.failure_token:
+        refill(True)            # the other workers stop at their next chunk
     out.exhausted = bool(getattr(strat, "exhausted", False))
-    if isinstance(strat, DfsStrategy):
+    if isinstance(strat, DporStrategy):
+        out.pruned = strat.pruned
+        out.schedules = strat.completed()
+    elif isinstance(strat, DfsStrategy):
         out.schedules = strat.count     # the final, complete pass (after any restart)
         out.shared = frozenset(strat.shared)
     return out
@@ -187,7 +209,8 @@ def explore(scenario: Any, strategy: str = "pct", *, schedules: int | None = Non
     preemptions = preemptions if preemptions is not None else dflt.get("preemptions", 2)
     max_steps = max_steps if max_steps is not None else dflt.get("max_steps", 200_000)
     if schedules is None:
-        schedules = dflt.get("pct_schedules", 1000) if strategy != "dfs" else 1_000_000
+        schedules = dflt.get("pct_schedules", 1000) if strategy not in DFS_LIKE \
+            else 1_000_000
     started = time.perf_counter()
     kwargs: dict[str, Any] = dict(depth=depth, preemptions=preemptions, max_steps=max_steps,
                                   check_lockdep=check_lockdep)
@@ -198,9 +221,10 @@ def explore(scenario: Any, strategy: str = "pct", *, schedules: int | None = Non
                              ray_address=ray_address, scenario_ref=scenario_ref, **kwargs)
     else:
         seeds = [execution_seed(seed, i) for i in range(schedules)]
-        found = run_slice(body, strategy, seeds=seeds, limit=schedules if strategy == "dfs"
-                          else None, progress=progress, total=schedules, **kwargs)
-    report = Report(name, strategy, schedules=found.schedules, distinct=len(found.digests))
+        found = run_slice(body, strategy, seeds=seeds, limit=schedules if strategy
+                          in DFS_LIKE else None, progress=progress, total=schedules, **kwargs)
+    report = Report(name, strategy, schedules=found.schedules, distinct=len(found.digests),
+                    pruned=found.pruned)
     report.guarantee = _guarantee(strategy, found, depth, preemptions)
     if found.failure_token:
         _fill_failure(report, body, found, shrink=shrink, max_steps=max_steps,
@@ -215,12 +239,19 @@ def _guarantee(strategy: str, found: Slice, depth: int, preemptions: int) -> str
         p = bound(n, k, depth)
         return (f"PCT n={n} tasks, k={k} steps, d={depth}: each schedule finds a depth-{depth} "
                 f"bug with probability >= 1/(n*k^(d-1)) = {p:.3g}")
-    if strategy == "dfs":
+    if strategy in ("dfs", "dfs-plain"):
         if found.exhausted:
             return (f"DFS complete within {preemptions} preemptions: all {found.schedules} "
                     "such schedules explored")
         return f"DFS within {preemptions} preemptions stopped after {found.schedules} schedules " \
                "(not exhaustive: raise --schedules)"
+    if strategy == "dpor":
+        cut = f" ({found.pruned} redundant paths cut short)"
+        if found.exhausted:
+            return (f"DPOR complete within {preemptions} preemptions: every such schedule "
+                    f"is equivalent to one of these {found.schedules}{cut}")
+        return f"DPOR within {preemptions} preemptions stopped after {found.schedules} " \
+               f"schedules{cut} (not exhaustive: raise --schedules)"
     return "random walk: no coverage guarantee"
 
 

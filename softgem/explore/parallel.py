@@ -1,20 +1,27 @@
 """Scaling a campaign out: local processes (``--jobs J``) or a Ray cluster (``--ray ADDR``).
 
-Worker ``j`` of ``J`` runs the schedules ``i`` with ``i % J == j`` (random, PCT: disjoint seed
-ranges, the same per-schedule seeds as a local run, so tokens are unchanged) or the DFS
-subtree ``split=(j, J)`` (disjoint, and together the whole bounded tree).  Results merge:
+Local workers claim chunks of schedule indices from a shared counter as they go (random,
+PCT: disjoint seed ranges, the same per-schedule seeds as a local run, so tokens are
+unchanged); on Ray, worker ``j`` of ``J`` runs the schedules ``i`` with ``i % J == j``; DFS
+workers take the subtree ``split=(j, J)`` (disjoint, and together the whole bounded tree).  Results merge:
 schedule counts add, distinct-trace digests unite, the failure of the lowest worker wins.
 
-Local workers are forked (``multiprocessing`` "fork" context), so the scenario callable needs
-no pickling.  Ray workers cannot share memory: they import the scenario from
+Local workers: the calling process is worker 0 and forks ``J - 1`` children (``os.fork``), each
+running its whole share and sending back one pickled result over a pipe.  No pool, no task
+queue, no idle parent: the scenario callable needs no pickling, every worker builds its
+machines itself, and the only messages are the ``J - 1`` results (``softgem bench explore``
+compares this with a pure-CPU control forked the same way).  Ray workers cannot share memory: they import the scenario from
 ``scenario_ref`` (``"module:function"`` returning the scenario by name), so only registered
 scenarios run on Ray.  Ray is an optional extra (``pip install softgem[ray]``).
 """
 
 from __future__ import annotations
 
+import gc
 import importlib
 import multiprocessing
+import os
+import pickle
 from collections.abc import Callable
 from typing import Any
 
@@ -23,6 +30,7 @@ from .random import execution_seed
 __all__ = ["run_parallel"]
 
 _body: Callable[[], object] | None = None
+_chunks: Any = None     # (next index, failed) in shared memory, its lock, total, chunk, seed
 
 
 def _work(args: tuple[str, list[int], tuple[int, int], int | None, dict[str, Any]]) -> Any:
@@ -30,7 +38,22 @@ def _work(args: tuple[str, list[int], tuple[int, int], int | None, dict[str, Any
 
     strategy, seeds, split, limit, kwargs = args
     assert _body is not None
-    return run_slice(_body, strategy, seeds=seeds, split=split, limit=limit, **kwargs)
+    refill = _claim if _chunks is not None and strategy in ("random", "pct") else None
+    return run_slice(_body, strategy, seeds=seeds, split=split, limit=limit, refill=refill,
+                     **kwargs)
+
+
+def _claim(failed: bool) -> list[int]:
+    """The next chunk of schedule indices, as seeds (none once a worker failed)."""
+    state, lock, total, chunk, seed = _chunks
+    with lock:
+        if failed:
+            state[1] = 1
+        if state[1]:
+            return []
+        start = state[0]
+        state[0] = min(total, start + chunk)
+    return [execution_seed(seed, i) for i in range(start, min(total, start + chunk))]
 
 
 def _shares(strategy: str, schedules: int, seed: int, jobs: int, kwargs: dict[str, Any]
@@ -38,7 +61,7 @@ def _shares(strategy: str, schedules: int, seed: int, jobs: int, kwargs: dict[st
     out = []
     for j in range(jobs):
         seeds = [execution_seed(seed, i) for i in range(j, schedules, jobs)]
-        limit = None if strategy != "dfs" else -(-schedules // jobs)
+        limit = None if strategy not in ("dfs", "dfs-plain", "dpor") else -(-schedules // jobs)
         out.append((strategy, seeds, (j, jobs), limit, kwargs))
     return out
 
@@ -52,6 +75,7 @@ def _merge(parts: list[Any]) -> Any:
         total.exhausted = False
     for p in parts:
         total.schedules += p.schedules
+        total.pruned += p.pruned
         total.digests |= p.digests
         total.max_steps_seen = max(total.max_steps_seen, p.max_steps_seen)
         total.max_tasks = max(total.max_tasks, p.max_tasks)
@@ -71,20 +95,72 @@ def run_parallel(body: Callable[[], object], strategy: str, *, schedules: int, s
     if ray_address:
         return _merge(_run_ray(ray_address, scenario_ref, shares))
     _body = body
-    try:
+    global _chunks
+    if strategy in ("random", "pct"):
+        # Dynamic shares: each worker claims chunks of schedule indices as it goes, so one
+        # that drew longer schedules does not keep the other idle at the end.  Schedule i
+        # still has seed execution_seed(seed, i), as in a one-process run.
         ctx = multiprocessing.get_context("fork")
-        with ctx.Pool(jobs) as pool:
-            parts = pool.map(_work, shares, chunksize=1)
-            for _ in range(4):      # DFS: rerun until every worker pruned with one sharing set
-                union = frozenset().union(*(p.shared for p in parts))
-                if all(p.shared == union for p in parts) or any(p.failure_token for p in parts):
-                    break
-                for share in shares:
-                    share[4]["shared"] = union
-                parts = pool.map(_work, shares, chunksize=1)
+        chunk = max(4, schedules // (jobs * 16))
+        _chunks = (ctx.RawArray("q", [0, 0]), ctx.Lock(), schedules, chunk, seed)
+        for share in shares:
+            share[1].clear()
+    try:
+        parts = forked(_work, shares)
+        for _ in range(4):      # DFS: rerun until every worker pruned with one sharing set
+            union = frozenset().union(*(p.shared for p in parts))
+            if all(p.shared == union for p in parts) or any(p.failure_token for p in parts):
+                break
+            for share in shares:
+                share[4]["shared"] = union
+            parts = forked(_work, shares)
     finally:
         _body = None
+        _chunks = None
     return _merge(parts)
+
+
+def forked(fn: Callable[[Any], Any], args: list[Any]) -> list[Any]:
+    """``[fn(a) for a in args]``: ``args[0]`` in this process, each other one in a forked
+    child that pickles its result (or its exception) into a pipe and exits."""
+    children: list[tuple[int, int]] = []
+    gc.freeze()         # the children's collector then leaves the parent's pages unwritten
+    for a in args[1:]:
+        rd, wr = os.pipe()
+        pid = os.fork()
+        if pid == 0:                                    # the child: run, send, exit
+            os.close(rd)
+            code = 0
+            try:
+                try:
+                    out: tuple[bool, Any] = (True, fn(a))
+                except BaseException as exc:            # the parent re-raises it
+                    out = (False, exc)
+                with os.fdopen(wr, "wb") as w:
+                    pickle.dump(out, w, protocol=pickle.HIGHEST_PROTOCOL)
+            except BaseException:
+                code = 1
+            os._exit(code)
+        os.close(wr)
+        children.append((pid, rd))
+    gc.unfreeze()
+    try:
+        results = [fn(args[0])] if args else []
+    finally:
+        got = []
+        for pid, rd in children:
+            with os.fdopen(rd, "rb") as r:
+                data = r.read()
+            os.waitpid(pid, 0)
+            got.append(data)
+    for data in got:
+        if not data:
+            raise RuntimeError("an explorer worker process died without a result")
+        ok, value = pickle.loads(data)
+        if not ok:
+            raise value
+        results.append(value)
+    return results
 
 
 def _resolve_ref(ref: str) -> Callable[[], object]:

@@ -46,6 +46,11 @@ class PctStrategy:
             self.k = max(self.k, steps)
         self.max_tasks = max(self.max_tasks, tasks)
 
+    def add_seeds(self, seeds: list[int]) -> bool:
+        """More schedules to run after the current ones (False: none were given)."""
+        self._seeds[:0] = list(reversed(seeds))
+        return bool(seeds)
+
     def new_execution(self) -> bool:
         if not self._seeds:
             return False

@@ -20,6 +20,11 @@ class RandomStrategy:
         self.seed = -1
         self._rng = _random.Random(0)
 
+    def add_seeds(self, seeds: list[int]) -> bool:
+        """More schedules to run after the current ones (False: none were given)."""
+        self._seeds[:0] = list(reversed(seeds))
+        return bool(seeds)
+
     def new_execution(self) -> bool:
         if not self._seeds:
             return False

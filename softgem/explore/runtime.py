@@ -164,6 +164,11 @@ class Execution:
         self._record(kind, message, self.current)
         self._to_hub()
 
+    def abandon(self) -> None:
+        """Stop this execution without a failure (a reducing strategy found it redundant)."""
+        self.failure = Failure("pruned", "")
+        self._to_hub()
+
     def _to_hub(self) -> None:
         hub = self._hub
         assert hub is not None
@@ -199,7 +204,14 @@ class Execution:
         cur = self.current
         assert cur is not None
         self._step(cur, kind, obj)
-        self._switch_or_end(cur, self._decide(cur))
+        try:
+            self._switch_or_end(cur, self._decide(cur))
+        except _Teardown:
+            if kind not in _RELEASES:
+                raise
+            # Unwound at a release's point (the point comes before the release): let the
+            # release happen, and the task go on in teardown mode.  A lock left held here
+            # would outlive the execution when it is module-level (gem.mman's mmo lock).
 
     def _switch_or_end(self, cur: Task, nxt: Task | None) -> None:
         if nxt is None:
@@ -328,6 +340,11 @@ class Execution:
         names = {t.id: t.name for t in self.tasks}
         return "\n".join(f"{names[tid]}\t{kind}\t{self.labels[n] if n >= 0 else ''}"
                          for tid, kind, n in self.trace)
+
+
+#: Points that come just before a primitive releases something.
+_RELEASES = frozenset({"mutex.unlock", "rwsem.up_read", "rwsem.up_write",
+                       "rwsem.downgrade_write", "seqcount.write_end"})
 
 
 def _never() -> bool:

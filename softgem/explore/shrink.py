@@ -28,7 +28,7 @@ def _deviations_of(body: Callable[[], object], token: str, max_steps: int,
     from .campaign import run_schedule
 
     kind, fields, rest = tokens.parse(token)
-    if kind in ("dfs", "replay"):
+    if kind in ("dfs", "dpor", "replay"):
         return tokens.decode_choices(rest)
     strat: RandomStrategy | PctStrategy
     if kind == "random":

@@ -1,7 +1,7 @@
 """Replay tokens: one short string that reproduces one schedule exactly.
 
 ``random:s<seed>``, ``pct:d<depth>:k<steps>:s<seed>`` name a seeded execution;
-``dfs:k<bound>:<b32>`` and ``replay:<b32>`` carry a choice list.  A choice list is stored as
+``dfs:k<bound>:<b32>``, ``dpor:k<bound>:<b32>`` and ``replay:<b32>`` carry a choice list.  A choice list is stored as
 its *deviations* from the default rule (keep running the current task; when it blocks, run
 the lowest-numbered runnable one): pairs (choice number, task) as varints, base32 without
 padding.  Most choices of a schedule are defaults, so tokens stay short.
@@ -60,10 +60,10 @@ def parse(token: str) -> tuple[str, dict[str, int], str]:
             fields[part[0]] = int(part[1:])
         else:
             rest = part
-    if kind not in ("random", "pct", "dfs", "replay"):
+    if kind not in ("random", "pct", "dfs", "dpor", "replay"):
         raise ValueError(f"unknown replay token {token!r}")
     if kind in ("random", "pct") and "s" not in fields:
         raise ValueError(f"replay token {token!r} lacks its seed (s...)")
-    if kind in ("dfs", "replay") and not rest:
+    if kind in ("dfs", "dpor", "replay") and not rest:
         raise ValueError(f"replay token {token!r} lacks its choice list")
     return kind, fields, rest

@@ -3,10 +3,12 @@
 Each is small on purpose (one or two operations per model thread): the explorer's power is
 in the schedules, not in the loop counts.  The bounds in each decorator are the ones the
 scenario is claimed clean within on today's design, each measured (docs/explore.md): 10,000
-PCT schedules with d=3, and DFS exhaustively within ``preemptions`` -- 2 where the <= 2
-preemption tree is small enough to finish (hundreds to a few thousand schedules), else 1
-(the <= 2 trees of the GPU scenarios run to hundreds of thousands of schedules; their first
-20,000 are measured clean too).
+PCT schedules with d=3, and every schedule with at most ``preemptions`` = 2 preemptions, up to
+equivalence (the reduced search ``softgem explore NAME --strategy dpor``: hundreds of
+schedules for the small scenarios, 25,000-35,000 for munmap-vs-execbuf, mremap-vs-execbuf
+and map-fixed-invalidate, 111,000 for process-exit-busy), else 1 where the K=2 search did
+not finish in the time measured (sync-unmap-cycles, invalidate-vs-busy-revalidate,
+exit-with-gpu-work).
 """
 
 from __future__ import annotations
@@ -38,7 +40,7 @@ def _racing_exit(fn: Callable[[], object]) -> Callable[[], None]:
     return run
 
 
-@scenario("munmap-vs-execbuf", preemptions=1, pct_schedules=10_000, pct_depth=3)
+@scenario("munmap-vs-execbuf", preemptions=2, pct_schedules=10_000, pct_depth=3)
 def munmap_vs_execbuf(m: Machine) -> None:
     """execbuf writing through a userptr while another thread munmaps its memory."""
     gem = Gem(m.spawn("race"))
@@ -55,7 +57,7 @@ def munmap_vs_execbuf(m: Machine) -> None:
     gem.close(bo)
 
 
-@scenario("map-fixed-invalidate", preemptions=1, pct_schedules=10_000, pct_depth=3)
+@scenario("map-fixed-invalidate", preemptions=2, pct_schedules=10_000, pct_depth=3)
 def map_fixed_invalidate(m: Machine) -> None:
     """gem_userptr_blits map-fixed-invalidate: mmap(MAP_FIXED) over a userptr in use; a
     submission whose sequence check ran after the invalidation must write the new page."""
@@ -132,7 +134,7 @@ def stress_mm_invalidate_close_overlap(m: Machine) -> None:
     gem.close(b)
 
 
-@scenario("process-exit-busy", preemptions=1, pct_schedules=10_000, pct_depth=3)
+@scenario("process-exit-busy", preemptions=2, pct_schedules=10_000, pct_depth=3)
 def process_exit_busy(m: Machine) -> None:
     """gem_userptr_blits process-exit-busy: the process exits with a userptr write queued."""
     proc = m.spawn("exit-busy")
@@ -199,7 +201,7 @@ def fork_vs_validate(m: Machine) -> None:
     gem.close(bo)
 
 
-@scenario("mremap-vs-execbuf", preemptions=1, pct_schedules=10_000, pct_depth=3)
+@scenario("mremap-vs-execbuf", preemptions=2, pct_schedules=10_000, pct_depth=3)
 def mremap_vs_execbuf(m: Machine) -> None:
     """mremap moving a userptr's memory while a submission uses it."""
     gem = Gem(m.spawn("mremap"))
