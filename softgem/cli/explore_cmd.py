@@ -139,7 +139,7 @@ def _campaign(console: Console, scen: object, strategy: str, schedules: int | No
               depth: int | None, preemptions: int | None, seed: int, jobs: int,
               ray_address: str | None) -> Report:
     total = schedules if schedules is not None else (
-        getattr(scen, "pct_schedules", 1000) if strategy != "dfs" else 0)
+        getattr(scen, "pct_schedules", 1000) if strategy not in ("dfs", "dpor") else 0)
     cols = [TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed} schedules"),
             TextColumn("{task.fields[rate]:.0f}/s"), TextColumn("{task.fields[distinct]} distinct"),
             TextColumn("{task.fields[failures]} failures"), TimeElapsedColumn()]
