@@ -3,6 +3,7 @@ mappings of each userptr's pages, checked when the object is released (e22733022
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from typing import TYPE_CHECKING
 
 from ...errors import SimBug
@@ -14,13 +15,13 @@ if TYPE_CHECKING:
 __all__ = ["DmaApiDebug"]
 
 
-class DmaApiDebug:
+class DmaApiDebug(ABC):
     """Mixed into the era's design: ``dma_map_per_bind`` says which era it is."""
 
     dma_map_per_bind = False        # the DMA mapping made at each vma bind (until e227330223)
 
-    def is_userptr(self, obj: GemObject) -> bool:
-        raise NotImplementedError
+    @abstractmethod
+    def is_userptr(self, obj: GemObject) -> bool: ...
 
     def dma_map(self, obj: GemObject) -> None:
         """``dma_map_sg`` of the object's table: one more live mapping of its pages."""

@@ -14,6 +14,7 @@ the ladder's era checks; docs/history-2014.md says what is and is not modelled.
 
 from __future__ import annotations
 
+from abc import abstractmethod
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
@@ -166,8 +167,8 @@ class Era2014(DmaApiDebug):
                        size=user_size, flags=flags)
         return handle
 
-    def init_mmu_notifier(self, obj: GemObject, mm: Any) -> None:
-        raise NotImplementedError
+    @abstractmethod
+    def init_mmu_notifier(self, obj: GemObject, mm: Any) -> None: ...
 
     # -- pages -----------------------------------------------------------------------------
     def is_userptr(self, obj: GemObject) -> bool:
@@ -317,8 +318,8 @@ class Era2014(DmaApiDebug):
         domain): no probe of the userptr's range, so no EFAULT from it."""
 
     # -- the notifier ----------------------------------------------------------------------
-    def invalidate(self, mn: Any, rng: NotifierRange) -> None:
-        raise NotImplementedError
+    @abstractmethod
+    def invalidate(self, mn: Any, rng: NotifierRange) -> None: ...
 
     def __repr__(self) -> str:
         return f"<userptr design {self.name}>"
