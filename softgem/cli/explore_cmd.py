@@ -16,6 +16,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from ..explore import Report, explore, replay
+from ..explore import estimate as estimate_tree
 from ..gem import design_names
 from ..scenarios import PLANTED_BUGS, Scenario, all_scenarios
 from ..scenarios import get as get_scenario
@@ -90,10 +91,13 @@ def show_failure(console: Console, report: Report) -> None:
               help="Also write the failing interleaving as an SVG picture.")
 @click.option("--design", default=None,
               help="Explore on this userptr design (softgem.gem.designs; default v6.8).")
+@click.option("--estimate", is_flag=True,
+              help="Estimate the tree search's size (--schedules random paths, default "
+                   "400) instead of running it.")
 def explore_command(scenario: str | None, strategy: str, schedules: int | None,
                     depth: int | None, preemptions: int | None, seed: int, token: str | None,
                     jobs: int, ray_address: str | None, svg: str | None,
-                    design: str | None) -> None:
+                    design: str | None, estimate: bool) -> None:
     """Explore SCENARIO's interleavings (omit SCENARIO to list them)."""
     console = Console(record=svg is not None)
     if scenario is None:
@@ -112,6 +116,15 @@ def explore_command(scenario: str | None, strategy: str, schedules: int | None,
     except ValueError as exc:
         console.print(str(exc), style="red", markup=False)
         sys.exit(2)
+    if estimate:
+        try:
+            est = estimate_tree(scen, strategy, preemptions=preemptions,
+                                probes=schedules or 400, seed=seed)
+        except ValueError as exc:
+            console.print(str(exc), style="red", markup=False)
+            sys.exit(2)
+        console.print(est.summary(), markup=False)
+        return
     if token is not None:
         try:
             report = replay(scen, token)

@@ -16,14 +16,15 @@ from collections.abc import Callable
 
 from ..sync import task as _task
 from .campaign import Report, explore, replay, run_schedule
+from .estimate import Estimate, estimate
 from .parallel import forked
 from .pct import PctStrategy
 from .pct import bound as pct_bound
 from .runtime import ExploreFailure, Task, current_execution
 from .testing import assert_clean, explored
 
-__all__ = ["ExploreFailure", "PctStrategy", "Report", "Task", "assert_clean", "current_execution",
-           "explored", "exploring", "explore", "fail", "forked", "join_all", "observe", "pct_bound",
+__all__ = ["Estimate", "ExploreFailure", "PctStrategy", "Report", "Task", "assert_clean", "current_execution",
+           "estimate", "explored", "exploring", "explore", "fail", "forked", "join_all", "observe", "pct_bound",
            "point", "replay", "run_schedule", "spawn"]
 
 

@@ -109,7 +109,8 @@ def digest(ex: Execution) -> bytes:
 
 def make_strategy(strategy: str, *, seeds: list[int], depth: int, preemptions: int,
                   split: tuple[int, int] = (0, 1), limit: int | None = None,
-                  k: int = 1000, shared: frozenset[str] = frozenset()) -> Any:
+                  k: int = 1000, shared: frozenset[str] = frozenset(),
+                  claim: Callable[[int], bool] | None = None) -> Any:
     if strategy == "random":
         return RandomStrategy(seeds)
     if strategy == "pct":
@@ -117,9 +118,9 @@ def make_strategy(strategy: str, *, seeds: list[int], depth: int, preemptions: i
     if strategy == "dfs":
         return DfsStrategy(preemptions, split=split, limit=limit, shared=shared)
     if strategy == "dfs-plain":     # no reduction at all (the reference for dpor)
-        return DfsStrategy(preemptions, split=split, limit=limit, reduce=False)
+        return DfsStrategy(preemptions, split=split, limit=limit, reduce=False, claim=claim)
     if strategy == "dpor":
-        return DporStrategy(preemptions, split=split, limit=limit)
+        return DporStrategy(preemptions, split=split, limit=limit, claim=claim)
     raise ValueError(f"unknown strategy {strategy!r} (random, pct, dfs, dpor)")
 
 
@@ -155,11 +156,13 @@ def run_slice(body: Callable[[], object], strategy: str, *, seeds: list[int], de
               max_steps: int = 200_000, check_lockdep: bool = True,
               progress: Progress | None = None, total: int = 0,
               stop_on_failure: bool = True, shared: frozenset[str] = frozenset(),
-              refill: Callable[[bool], list[int]] | None = None) -> Slice:
+              refill: Callable[[bool], list[int]] | None = None,
+              claim: Callable[[int], bool] | None = None) -> Slice:
     """Run one strategy's schedules.  ``refill(failed)``, for seeded strategies, hands out
-    more seeds whenever these run out (``--jobs``: chunks claimed from a shared counter)."""
+    more seeds whenever these run out (``--jobs``: chunks claimed from a shared counter);
+    ``claim(root)``, for tree searches, says whether this worker takes a subtree."""
     strat = make_strategy(strategy, seeds=seeds, depth=depth, preemptions=preemptions,
-                          split=split, limit=limit, shared=shared)
+                          split=split, limit=limit, shared=shared, claim=claim)
     out = Slice()
     failures = 0
     while strat.new_execution() or (refill is not None and strat.add_seeds(

@@ -8,9 +8,13 @@ study within two preemptions.
 
 State: one level per real choice of the current path, ``(options, index, preemptions
 before)``.  After an execution the deepest level that still has an untried option advances;
-levels below it are dropped and rebuilt by the next execution.  ``split=(j, J)`` keeps only
-the options ``i % J == j`` at the first branching level: J workers then explore disjoint
-subtrees whose union is the whole tree.
+levels below it are dropped and rebuilt by the next execution.  ``split=(j, J)`` deals the
+tree out by *first deviation*: every schedule but the default one first leaves the default
+path at some choice ``d`` with option ``i``, and worker ``j`` explores the subtrees with
+a pseudo-random hash of ``(d, i)`` equal to ``j`` modulo J (each worker runs the default path to find the choices; worker 0 counts
+it).  The subtrees are disjoint and together the whole tree; dealing them out by a hash (not
+by the parity of ``d``, which follows the lock/unlock rhythm of the points) gives each worker deep and shallow ones alike (splitting at the first branching instead
+gave one worker 97% of process-exit-busy's tree).
 
 Reduction (``reduce=True``, the default): a preemption is only tried before an operation on
 a *shared* object -- one whose label (kind and lock class, e.g. ``Mutex gem.object``) some
@@ -26,6 +30,7 @@ final, complete pass used the final set.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from .tokens import encode_choices
@@ -51,8 +56,11 @@ class DfsStrategy:
 
     def __init__(self, preemptions: int = 2, split: tuple[int, int] = (0, 1),
                  limit: int | None = None, reduce: bool = True,
-                 shared: frozenset[str] = frozenset()) -> None:
+                 shared: frozenset[str] = frozenset(),
+                 claim: Callable[[int], bool] | None = None) -> None:
         self.bound = preemptions
+        self._claim = claim if not reduce else None    # restarts renumber the subtrees
+        self._roots = 0
         self.reduce = reduce
         self.shared: set[str] = set(shared)
         self._touched: dict[str, set[int]] = {}
@@ -66,7 +74,6 @@ class DfsStrategy:
         self._levels: list[_Level] = []
         self._depth = 0
         self._started = False
-        self._empty = False
         self._path_deviations: list[tuple[int, int]] = []
 
     def attach(self, ex: Any) -> None:
@@ -104,10 +111,10 @@ class DfsStrategy:
         if self._restart:
             self._restart = False
             self.restarts += 1
-            self._levels, self._started, self._empty, self.count = [], False, False, 0
-        if self._empty or (self._started and not self._advance()):
-            if self._empty:
-                self.count -= 1     # that one run duplicated worker 0's first path
+            self._levels, self._started, self.count = [], False, 0
+        if self._started and not self._advance():
+            if self.split[0] != 0:
+                self.count -= 1     # its first run, the default path, is worker 0's too
             self.exhausted = True
             return False
         if self.limit is not None and self.count >= self.limit:
@@ -119,22 +126,37 @@ class DfsStrategy:
         return True
 
     def _advance(self) -> bool:
-        first = self._first_branch()
-        while self._levels:
-            i = len(self._levels) - 1
-            level = self._levels[i]
-            step = self.split[1] if i == first else 1
-            if level.index + step < len(level.options):
-                level.index += step
+        levels = self._levels
+        first = next((i for i, lv in enumerate(levels) if lv.index > 0), len(levels))
+        while levels:
+            i = len(levels) - 1
+            level = levels[i]
+            nxt = level.index + 1
+            if i <= first:      # an alternative here is a first deviation: a subtree's root
+                while nxt < len(level.options) and not self.owns(i, nxt):
+                    nxt += 1
+            if nxt < len(level.options):
+                level.index = nxt
                 return True
-            self._levels.pop()
+            levels.pop()
+            first = min(first, len(levels))
         return False
 
-    def _first_branch(self) -> int:
-        for i, level in enumerate(self._levels):
-            if len(level.options) > 1:
-                return i
-        return -1
+    def first_index(self, options: list[int], has_current: bool, used: int) -> int:
+        """The option a new level starts with (the default rule's; an estimator draws it)."""
+        return 0
+
+    def owns(self, level: int, index: int) -> bool:
+        """Whether this worker explores the subtree whose first deviation from the default
+        path is option ``index`` at choice ``level``: claimed from the other workers as the
+        search reaches it (``claim``, local processes), else dealt out by a hash (Ray)."""
+        j, jobs = self.split
+        if self._claim is not None:
+            root = self._roots      # every worker meets the roots in the same order
+            self._roots += 1
+            return self._claim(root)
+        mixed = ((level * 0x9E3779B1 + index * 0x85EBCA77) & 0xFFFFFFFF) >> 16
+        return jobs == 1 or mixed % jobs == j
 
     def next_task(self, runnable: list[int], current: int | None, step: int) -> int:
         d = self._depth
@@ -149,13 +171,8 @@ class DfsStrategy:
                     options += [t for t in runnable if t != current]
             else:
                 options = list(runnable)
-            index = 0
-            if len(options) > 1 and self._first_branch() < 0 and self.split[1] > 1:
-                index = self.split[0]
-                if index >= len(options):       # this worker's share of the tree is empty
-                    index = 0
-                    self._empty = True
-            level = _Level(options, used, current is not None, index)
+            level = _Level(options, used, current is not None,
+                           self.first_index(options, current is not None, used))
             self._levels.append(level)
         chosen = level.options[level.index]
         default = runnable[0] if current is None else current

@@ -23,6 +23,7 @@ equivalent to an explored one with no more preemptions.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from .dfs import DfsStrategy, _Level
@@ -52,8 +53,8 @@ class DporStrategy(DfsStrategy):
     name = "dpor"
 
     def __init__(self, preemptions: int = 2, split: tuple[int, int] = (0, 1),
-                 limit: int | None = None) -> None:
-        super().__init__(preemptions, split=split, limit=limit, reduce=False)
+                 limit: int | None = None, claim: Callable[[int], bool] | None = None) -> None:
+        super().__init__(preemptions, split=split, limit=limit, reduce=False, claim=claim)
         self.pruned = 0
         self._pending: dict[int, tuple[str, int]] = {}
         # asleep task id -> (object of its pending operation, its own task object)
@@ -137,13 +138,8 @@ class DporStrategy(DfsStrategy):
             if not options:
                 self._blocked = True
                 ex.abandon()
-            index = 0
-            if len(options) > 1 and self._first_branch() < 0 and self.split[1] > 1:
-                index = self.split[0]
-                if index >= len(options):       # this worker's share of the tree is empty
-                    index = 0
-                    self._empty = True
-            level = _Level(options, used, current is not None, index)
+            level = _Level(options, used, current is not None,
+                           self.first_index(options, current is not None, used))
             self._levels.append(level)
         chosen = level.options[level.index]
         if level.has_current and level.index > 0 and current is not None:

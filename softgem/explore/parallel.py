@@ -2,8 +2,11 @@
 
 Local workers claim chunks of schedule indices from a shared counter as they go (random,
 PCT: disjoint seed ranges, the same per-schedule seeds as a local run, so tokens are
-unchanged); on Ray, worker ``j`` of ``J`` runs the schedules ``i`` with ``i % J == j``; DFS
-workers take the subtree ``split=(j, J)`` (disjoint, and together the whole bounded tree).  Results merge:
+unchanged); on Ray, worker ``j`` of ``J`` runs the schedules ``i`` with ``i % J == j``.  Tree
+searches are dealt out by subtree root (the first deviation from the default path, see
+:mod:`dfs`): local ``dpor`` and ``dfs-plain`` workers claim each root from a shared counter
+as they reach it, ``dfs`` (whose restarts renumber the roots) and Ray workers by a hash of
+the root; disjoint, and together the whole bounded tree.  Results merge:
 schedule counts add, distinct-trace digests unite, the failure of the lowest worker wins.
 
 Local workers: the calling process is worker 0 and forks ``J - 1`` children (``os.fork``), each
@@ -31,6 +34,7 @@ __all__ = ["run_parallel"]
 
 _body: Callable[[], object] | None = None
 _chunks: Any = None     # (next index, failed) in shared memory, its lock, total, chunk, seed
+_roots: Any = None      # (the first subtree root nobody took, in shared memory), its lock
 
 
 def _work(args: tuple[str, list[int], tuple[int, int], int | None, dict[str, Any]]) -> Any:
@@ -39,8 +43,20 @@ def _work(args: tuple[str, list[int], tuple[int, int], int | None, dict[str, Any
     strategy, seeds, split, limit, kwargs = args
     assert _body is not None
     refill = _claim if _chunks is not None and strategy in ("random", "pct") else None
+    claim = _claim_root if _roots is not None and strategy in ("dfs-plain", "dpor") else None
     return run_slice(_body, strategy, seeds=seeds, split=split, limit=limit, refill=refill,
-                     **kwargs)
+                     claim=claim, **kwargs)
+
+
+def _claim_root(root: int) -> bool:
+    """Take subtree ``root`` unless another worker has reached it first: workers meet the
+    roots in one order, so the shared counter is the first root nobody has taken."""
+    taken, lock = _roots
+    with lock:
+        if root < taken[0]:
+            return False
+        taken[0] = root + 1
+        return True
 
 
 def _claim(failed: bool) -> list[int]:
@@ -105,6 +121,11 @@ def run_parallel(body: Callable[[], object], strategy: str, *, schedules: int, s
         _chunks = (ctx.RawArray("q", [0, 0]), ctx.Lock(), schedules, chunk, seed)
         for share in shares:
             share[1].clear()
+    global _roots
+    if strategy in ("dfs-plain", "dpor"):
+        # Dynamic subtrees: a worker takes the next subtree root nobody has reached yet.
+        ctx = multiprocessing.get_context("fork")
+        _roots = (ctx.RawArray("q", [0]), ctx.Lock())
     try:
         parts = forked(_work, shares)
         for _ in range(4):      # DFS: rerun until every worker pruned with one sharing set
@@ -117,6 +138,7 @@ def run_parallel(body: Callable[[], object], strategy: str, *, schedules: int, s
     finally:
         _body = None
         _chunks = None
+        _roots = None
     return _merge(parts)
 
 

@@ -254,10 +254,69 @@ def test_planted_bug_is_still_found_by_the_reduced_search(bug: str, name: str, k
 
 def test_dpor_split_over_two_jobs_covers_the_same_tree() -> None:
     scen = get(CHEAP[0])
-    one = explore.explore(scen, "dpor", preemptions=1, check_lockdep=False)
-    two = explore.explore(scen, "dpor", preemptions=1, jobs=2, check_lockdep=False)
+    one = explore.explore(scen, "dpor", preemptions=2, check_lockdep=False)
+    two = explore.explore(scen, "dpor", preemptions=2, jobs=2, check_lockdep=False)
     assert one.schedules == two.schedules and one.pruned == two.pruned
     assert "complete" in two.guarantee
+
+
+def _traces(strategy: str, body: Callable[[], object], split: tuple[int, int],
+            claim: Callable[[int], bool] | None = None) -> list[str]:
+    strat = make_strategy(strategy, seeds=[], depth=3, preemptions=2, split=split,
+                          claim=claim)
+    out = []
+    while strat.new_execution():
+        ex, failure = run_schedule(body, strat, check_lockdep=False)
+        strat.finish(ex)
+        if failure is None or failure.kind != "pruned":
+            out.append(repr(ex.trace))
+    assert strat.exhausted
+    return out
+
+
+@pytest.mark.parametrize("strategy", ["dpor", "dfs-plain"])
+def test_subtrees_dealt_by_hash_partition_the_tree(strategy: str) -> None:
+    """Each worker runs the default path to find the roots; worker 0 alone keeps it."""
+    body = get("fork-vs-validate").body
+    whole = _traces(strategy, body, (0, 1))
+    parts = [_traces(strategy, body, (j, 3)) for j in range(3)]
+    assert parts[1][0] == parts[2][0] == whole[0]           # the default path, run again
+    kept = parts[0] + parts[1][1:] + parts[2][1:]
+    assert sorted(kept) == sorted(whole)
+    assert all(len(p) > 1 for p in parts)
+
+
+def test_subtrees_claimed_as_reached_partition_the_tree() -> None:
+    """Local workers take the next root nobody has reached (a shared counter): whatever
+    the timing, each root goes to exactly one worker.  Here worker 1 runs after worker 0
+    took every third root, then worker 2 takes what is left."""
+    body = get("stress-mm-invalidate-close").body
+    whole = _traces("dpor", body, (0, 1))
+    taken = [0]
+
+    def claim_every_third(root: int) -> bool:
+        if root < taken[0] or root % 3:
+            return False
+        taken[0] = root + 1
+        return True
+
+    def claim_rest(root: int) -> bool:
+        return root not in mine
+
+    mine: set[int] = set()
+    seen: list[int] = []
+
+    def record(root: int) -> bool:
+        ok = claim_every_third(root)
+        if ok:
+            mine.add(root)
+        seen.append(root)
+        return ok
+
+    first = _traces("dpor", body, (0, 2), claim=record)
+    second = _traces("dpor", body, (1, 2), claim=claim_rest)
+    assert mine and len(mine) < len(set(seen))
+    assert sorted(first + second[1:]) == sorted(whole)
 
 
 def test_dpor_strategy_is_a_dfs_with_its_own_token_kind() -> None:
