@@ -70,6 +70,21 @@ class DporStrategy(DfsStrategy):
         self._done, self._blocked = set(), False
         return super().new_execution()
 
+    def attach(self, ex: Any) -> None:
+        super().attach(ex)
+        ex.forced = self._forced
+
+    def _forced(self, tid: int) -> None:
+        """Only ``tid`` can run.  The bookkeeping catches up at every decision, forced ones
+        included: a task that just finished is then accounted for before any later
+        transition (its end may wake sleepers), and if ``tid`` is asleep the rest of the
+        path is redundant now, not at the next real choice."""
+        ex = self._ex
+        self._advance_to(ex)
+        if self._blocked or tid in self._sleep:
+            self._blocked = True
+            ex.abandon()
+
     def finish(self, ex: Any) -> None:
         if not self._blocked:
             self._advance_to(ex)

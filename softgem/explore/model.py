@@ -42,7 +42,7 @@ class Failure:
 
 
 class Task:
-    __slots__ = ("daemon", "deadline", "done", "fn", "glet", "id", "local", "name", "ready",
+    __slots__ = ("daemon", "deadline", "done", "end", "fn", "glet", "id", "local", "name", "ready",
                  "wait_kind", "wait_obj")
 
     def __init__(self, tid: int, name: str, fn: Callable[[], object], daemon: bool) -> None:
@@ -52,6 +52,7 @@ class Task:
         self.daemon = daemon
         self.glet: greenlet.greenlet | None = None
         self.done = False
+        self.end = -1                                    # trace length when it finished
         self.ready: Callable[[], bool] | None = None     # parked: runnable once it holds
         self.deadline: float | None = None               # parked with a (virtual) timeout
         self.wait_kind = ""

@@ -60,6 +60,9 @@ class Execution:
         self._keep: list[object] = []                    # keeps numbered objects' ids unique
         self.labels: list[str] = []
         self.choices: list[int] = []                     # the chosen task at each real choice
+        # told the task that runs where it is the only one (a reducing strategy may then
+        # find the execution redundant at once, not at its next real choice)
+        self.forced: Callable[[int], None] | None = None
         self.deviations: list[tuple[int, int]] = []      # (choice number, task) off default
         self.preemptions = 0
         self.failure: Failure | None = None
@@ -127,6 +130,7 @@ class Execution:
         except BaseException as exc:
             self._record(classify(exc), f"{type(exc).__name__}: {exc}", t, exc)
         t.done = True
+        t.end = len(self.trace)
         if self.failure is not None or self.teardown:
             return None
         return self._decide(t)
@@ -298,6 +302,8 @@ class Execution:
             self.now = min(deadlines)
         if len(runnable) == 1:
             nxt = runnable[0]
+            if self.forced is not None:
+                self.forced(nxt.id)
         else:
             ids = [t.id for t in runnable]
             current = cur.id if cur in runnable else None

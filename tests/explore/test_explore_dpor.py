@@ -283,7 +283,7 @@ def test_subtrees_dealt_by_hash_partition_the_tree(strategy: str) -> None:
     assert parts[1][0] == parts[2][0] == whole[0]           # the default path, run again
     kept = parts[0] + parts[1][1:] + parts[2][1:]
     assert sorted(kept) == sorted(whole)
-    assert all(len(p) > 1 for p in parts)
+    assert sum(len(p) > 1 for p in parts) >= 2          # shared out, not all to one
 
 
 def test_subtrees_claimed_as_reached_partition_the_tree() -> None:
@@ -352,3 +352,29 @@ def test_jobs_two_claims_chunks_of_seeds_and_stops_on_a_failure() -> None:
                           check_lockdep=False, shrink=False)
     assert bad.failed and bad.kind == "assertion" and bad.schedules < 400
     assert explore.replay(racy_counter_assert, bad.token, check_lockdep=False).failed
+
+
+def test_the_bookkeeping_sees_transitions_in_the_order_they_ran() -> None:
+    """A task's end is accounted for before any transition that ran after it: the end can
+    wake sleepers (or be a sleeper's forced run).  The search once learnt of an end only at
+    the next real choice, after the other tasks' steps in between (forced steps ask no
+    strategy), and so missed redundant paths (stress-mm-invalidate-close: 252 schedules
+    where 249 are needed)."""
+    body = get("stress-mm-invalidate-close").body
+    strat = DporStrategy(2)
+    order: list[int] = []
+    ran = strat._ran
+
+    def logged(tid: int, arrival: tuple[str, int] | None, ex: object) -> None:
+        order.append(strat._seen - 1 if arrival is not None else ex.tasks[tid].end)  # type: ignore[attr-defined]
+        ran(tid, arrival, ex)
+
+    strat._ran = logged  # type: ignore[method-assign]
+    runs = 0
+    while strat.new_execution():
+        order.clear()
+        ex, _ = run_schedule(body, strat, check_lockdep=False)
+        strat.finish(ex)
+        runs += 1
+        assert order == sorted(order), f"execution {runs}: processed out of order"
+    assert strat.completed() == 249

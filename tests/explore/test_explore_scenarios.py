@@ -31,6 +31,7 @@ def test_scenario_is_clean_within_ci_bounds(name: str) -> None:
                         preemptions=scen.preemptions if FULL else 1,
                         schedules=None if FULL else 6, jobs=2 if FULL else 1)
     assert not d.failed, f"{d.kind}: {d.message}\n{d.token}"
+    assert not FULL or "complete" in d.guarantee, d.guarantee
 
 
 # bug, scenario, strategy, schedules within which it is found (measured: see docs/explore.md)
