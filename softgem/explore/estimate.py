@@ -4,7 +4,8 @@ A *probe* walks one random path of the tree the search would enumerate (``dfs``,
 ``dfs-plain`` or ``dpor`` within ``K`` preemptions): at each choice it draws one of the
 options the search would try there and multiplies the inverse probabilities of its draws.
 That product, averaged over probes, is an unbiased estimate of the number of complete
-schedules (a path ``dpor`` would cut short counts 0).  Uniform draws
+schedules (a path ``dpor`` would cut short counts 0; with
+those paths, the mean estimates the executions the search will run, its cost).  Uniform draws
 (Knuth's own) spend the preemptions in the first few choices and leave the estimate to rare
 paths; the draw instead follows the sizes the subtrees would have if every choice were a
 preemption point: continuing at a choice with ``r`` choices left and ``b`` preemptions left
@@ -35,11 +36,14 @@ class Estimate:
     probes: int
     schedules: float            # estimated complete schedules of the whole search
     stderr: float               # standard error of that mean
+    executions: float = 0.0     # dpor: with the executions it cuts short (the run's cost)
 
     def summary(self) -> str:
+        runs = (f", in about {self.executions:,.0f} executions with those it cuts short"
+                if self.executions > self.schedules else "")
         return (f"{self.scenario}: {self.strategy} within {self.preemptions} preemptions: "
                 f"about {self.schedules:,.0f} schedules (standard error {self.stderr:,.0f}, "
-                f"Knuth's estimator over {self.probes} random paths)")
+                f"Knuth's estimator over {self.probes} random paths){runs}")
 
 
 def _probe_class(base: type) -> type:
@@ -96,14 +100,17 @@ def estimate(scenario: Any, strategy: str = "dpor", *, preemptions: int | None =
     ex, _ = run_schedule(body, base, max_steps=steps, check_lockdep=False)
     probe.setup(random.Random(seed), probes, len(ex.choices))    # the default path's depth
     done: list[float] = []
+    runs: list[float] = []
     while probe.new_execution():
         ex, failure = run_schedule(body, probe, max_steps=steps, check_lockdep=False)
         probe.finish(ex)
         pruned = failure is not None and failure.kind == "pruned"
         done.append(0.0 if pruned else float(probe.weight))
+        runs.append(float(probe.weight))
     mean = sum(done) / len(done)
     var = sum((x - mean) ** 2 for x in done) / (len(done) - 1)
-    return Estimate(name, strategy, k, len(done), mean, math.sqrt(var / len(done)))
+    return Estimate(name, strategy, k, len(done), mean, math.sqrt(var / len(done)),
+                    sum(runs) / len(runs))
 
 
 def _init_args(strategy: str, k: int) -> dict[str, Any]:

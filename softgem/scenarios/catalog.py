@@ -145,7 +145,7 @@ def process_exit_busy(m: Machine) -> None:
     _spawn(lambda: proc.exit(0), "exit")
 
 
-@scenario("sync-unmap-cycles", preemptions=1, pct_schedules=10_000, pct_depth=3)
+@scenario("sync-unmap-cycles", preemptions=2, pct_schedules=10_000, pct_depth=3)
 def sync_unmap_cycles(m: Machine) -> None:
     """gem_userptr_blits sync-unmap-cycles: submit, munmap and wait in a cycle with a
     remapper."""
