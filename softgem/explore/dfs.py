@@ -158,6 +158,18 @@ class DfsStrategy:
         mixed = ((level * 0x9E3779B1 + index * 0x85EBCA77) & 0xFFFFFFFF) >> 16
         return jobs == 1 or mixed % jobs == j
 
+    def options(self, runnable: list[int], current: int | None, used: int) -> list[int]:
+        """What a new level tries: the running task first, then (within the bound, and
+        unless its next operation is on an unshared object) every other runnable one."""
+        if current is None:
+            return list(runnable)
+        if used < self.bound and not self._local():
+            return [current] + [t for t in runnable if t != current]
+        return [current]
+
+    def chose(self, level: _Level, current: int | None) -> None:
+        """Told of each choice as it is made (a reducing search keeps its sets here)."""
+
     def next_task(self, runnable: list[int], current: int | None, step: int) -> int:
         d = self._depth
         self._depth = d + 1
@@ -165,16 +177,12 @@ class DfsStrategy:
             level = self._levels[d]
         else:
             used = self._levels[-1].after() if self._levels else 0
-            if current is not None:
-                options = [current]
-                if used < self.bound and not self._local():
-                    options += [t for t in runnable if t != current]
-            else:
-                options = list(runnable)
+            options = self.options(runnable, current, used)
             level = _Level(options, used, current is not None,
                            self.first_index(options, current is not None, used))
             self._levels.append(level)
         chosen = level.options[level.index]
+        self.chose(level, current)
         default = runnable[0] if current is None else current
         if chosen != default:
             self._path_deviations.append((d, chosen))

@@ -134,39 +134,33 @@ class DporStrategy(DfsStrategy):
 
     # -- the choice ----------------------------------------------------------------------------
     def next_task(self, runnable: list[int], current: int | None, step: int) -> int:
-        ex = self._ex
-        self._advance_to(ex)
+        self._advance_to(self._ex)
         if self._blocked:
-            ex.abandon()
-        d = self._depth
-        self._depth = d + 1
-        if d < len(self._levels):
-            level = self._levels[d]
+            self._ex.abandon()
+        return super().next_task(runnable, current, step)
+
+    def options(self, runnable: list[int], current: int | None, used: int) -> list[int]:
+        """The tree's options without the asleep tasks; none left: the path is redundant."""
+        sleep = self._sleep
+        if current is None:
+            options = [t for t in runnable if t not in sleep]
+        elif used < self.bound:
+            options = [current] + [t for t in runnable if t != current and t not in sleep]
         else:
-            used = self._levels[-1].after() if self._levels else 0
-            if current is not None:
-                options = [current]
-                if used < self.bound:
-                    options += [t for t in runnable if t != current and t not in self._sleep]
-            else:
-                options = [t for t in runnable if t not in self._sleep]
-            if not options:
-                self._blocked = True
-                ex.abandon()
-            level = _Level(options, used, current is not None,
-                           self.first_index(options, current is not None, used))
-            self._levels.append(level)
-        chosen = level.options[level.index]
+            options = [current]
+        if not options:
+            self._blocked = True
+            self._ex.abandon()
+        return options
+
+    def chose(self, level: _Level, current: int | None) -> None:
         if level.has_current and level.index > 0 and current is not None:
+            ex = self._ex
             kind, n = self._pending[current]
             if not is_global(kind, n, self._timed(ex, current)):
                 # its continuation's subtree was explored first; that transition may end
                 # the task, which a join on it depends on: the task object is its key too
                 self._sleep[current] = (n, self._task_key(ex, current))
-        default = runnable[0] if current is None else current
-        if chosen != default:
-            self._path_deviations.append((d, chosen))
-        return chosen
 
     def token(self) -> str:
         return f"dpor:k{self.bound}:{encode_choices(self._path_deviations)}"
