@@ -14,7 +14,7 @@ and a tiled surface's pitch is given in dwords.  XY_FAST_COPY's 2-bit fields (21
 
 Data moves in pieces that are contiguous on a surface: whole rows of a linear surface, 512-byte
 tile rows of an X surface, 16-byte OWords of a Y one.  Slower than the linear paths of
-:mod:`.blitter`, and only taken when a surface is tiled.
+:mod:`.blit_rows`, and only taken when a surface is tiled.
 """
 
 from __future__ import annotations

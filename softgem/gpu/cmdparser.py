@@ -237,36 +237,11 @@ def execute(vm: GpuMemory, start: int, length: int, state: CsState) -> None:
             state.check(pc)
         client = header >> 29
         if client == 0:
-            op = (header >> 23) & 0x3F
-            if op == OP_BBE:
-                if not stack:
-                    return
-                pc = stack.pop()
-                fetch.invalidate()
-                continue
-            if op == OP_BBS:
-                pc = _jump(fetch, fetch.get(pc, n), pc, stack, state)
-                continue
-            if op == mi_wait.OP_COND_BBE:
-                if mi_wait.cond_bbe_ends(vm, fetch.get(pc, n), pc):
-                    if not stack:
-                        return
-                    pc = stack.pop()
-                    fetch.invalidate()
-                else:
-                    pc += 4 * n
-                continue
-            if op == mi_wait.OP_SEMAPHORE_WAIT:
-                mi_wait.semaphore_wait(vm, fetch.get(pc, n), state, pc)
-                pc += 4 * n
-                continue
-            if op in _MI_SINGLE:
-                if op == 0x05:          # MI_ARB_CHECK: a preemption point
-                    state.check(pc)
-                pc += 4
-                continue
-            _MI_DATA[op](vm, fetch.get(pc, n), state, pc)
-        elif client == 3:
+            pc = _mi(vm, fetch, header, n, pc, stack, state)
+            if pc < 0:
+                return
+            continue
+        if client == 3:
             if state.engine_class != ENGINE_CLASS_RENDER:
                 raise GpuHang(f"3D command {header:#010x} on a non-render engine", pc)
             state.gfx_skipped += 1
@@ -280,6 +255,33 @@ def execute(vm: GpuMemory, start: int, length: int, state: CsState) -> None:
             _BLT[(header >> 22) & 0x7F](vm, fetch.get(pc, n), state, pc)
         fetch.invalidate()
         pc += 4 * n
+
+
+def _mi(vm: GpuMemory, fetch: _Fetcher, header: int, n: int, pc: int, stack: list[int],
+        state: CsState) -> int:
+    """Run the MI command of ``header`` (``n`` dwords) at ``pc``; the next command's address,
+    or -1 when the outermost batch ends."""
+    op = (header >> 23) & 0x3F
+    if op == OP_BBE or (op == mi_wait.OP_COND_BBE
+                        and mi_wait.cond_bbe_ends(vm, fetch.get(pc, n), pc)):
+        if not stack:
+            return -1
+        fetch.invalidate()
+        return stack.pop()
+    if op == OP_BBS:
+        return _jump(fetch, fetch.get(pc, n), pc, stack, state)
+    if op == mi_wait.OP_COND_BBE:
+        return pc + 4 * n
+    if op == mi_wait.OP_SEMAPHORE_WAIT:
+        mi_wait.semaphore_wait(vm, fetch.get(pc, n), state, pc)
+        return pc + 4 * n
+    if op in _MI_SINGLE:
+        if op == 0x05:          # MI_ARB_CHECK: a preemption point
+            state.check(pc)
+        return pc + 4
+    _MI_DATA[op](vm, fetch.get(pc, n), state, pc)
+    fetch.invalidate()
+    return pc + 4 * n
 
 
 def _pipe_control(vm: GpuMemory, cmd: list[int], state: CsState, pc: int) -> bool:

@@ -2,7 +2,8 @@
 request (``i915_gem_execbuffer.c``).
 
 The phases, in the kernel's order; the first failure's errno wins and nothing after it runs
-(object and relocation ladders: :mod:`.execbuf_args`, :mod:`.reloc`):
+(object and relocation ladders: :mod:`.execbuf_args`, :mod:`.reloc`; step 10's fences and
+activity: :mod:`.execbuf_gpu`):
 
 ==  ===========================================================================  ==========
 #   step                                                                         errors
@@ -48,10 +49,10 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from .. import trace
 from ..errors import EAGAIN, EINVAL, EIO, ENODEV, ENOENT, ENOSPC, EPERM, KernelError
-from ..gem import Usage
 from . import execbuf_args as A
 from . import reloc as R
 from .exec_fence import EbFence, collect_fences, put_fences, signal_fences
+from .execbuf_gpu import move_to_gpu
 from .file_priv import lookup_context
 from .request import Request
 from .sync_file import FdTask, SyncFile, sync_file_create, sync_file_get_fence
@@ -67,8 +68,6 @@ __all__ = ["EXEC_HAS_RELOC", "ExecTask", "Execbuf", "execbuffer2", "execbuffer2_
 
 #: ``__EXEC_HAS_RELOC``: an internal flag bit (cleared before the flags go back to the user).
 EXEC_HAS_RELOC = 1 << 31
-_DOMAIN_RENDER = 0x2
-_GPU_DOMAINS = 0x3E
 O_CLOEXEC = 0o2000000
 _USERPTR_REDO = 16                    # internal submit_init rounds before giving up (EAGAIN)
 
@@ -295,8 +294,7 @@ class Execbuf:
         for f in self.fences:                  # await_fence_array
             if f.fence is not None:
                 rq.await_fence(f.fence)
-        self._await_implicit(rq)
-        self._move_to_active(rq)
+        move_to_gpu(rq, self.vmas)
         return rq
 
     def _submit(self, rq: Request) -> SyncFile | None:
@@ -347,31 +345,6 @@ class Execbuf:
             except EAGAIN:
                 return errno.EAGAIN
         return 0
-
-    def _await_implicit(self, rq: Request) -> None:
-        """``i915_request_await_object``: readers wait for writers, writers for everyone;
-        fences of this context's own timeline on this engine are ordered already."""
-        for ev in reversed(self.vmas):
-            if ev.flags & A.EXEC_OBJECT_ASYNC:
-                continue
-            usage = Usage.READ if ev.flags & A.EXEC_OBJECT_WRITE else Usage.WRITE
-            for fence in ev.obj.resv.fences(usage):
-                other = getattr(fence, "request", None)
-                if other is not None and other.ctx is rq.ctx and other.engine is rq.engine:
-                    continue
-                rq.await_fence(fence)         # type: ignore[arg-type]
-
-    def _move_to_active(self, rq: Request) -> None:
-        """``i915_vma_move_to_active`` for every object, last first, as the kernel does."""
-        for ev in reversed(self.vmas):
-            obj, write = ev.obj, bool(ev.flags & A.EXEC_OBJECT_WRITE)
-            ev.vma.move_to_active(rq.fence)
-            obj.resv.add_fence(rq.fence, Usage.WRITE if write else Usage.READ)
-            # Domains change under the object lock (the locked phase), as in the kernel.
-            obj.write_domain, obj.read_domains = (_DOMAIN_RENDER, 0) if write else \
-                (0, obj.read_domains)
-            obj.read_domains |= _GPU_DOMAINS
-            obj.dirty = True
 
     # -- teardown (eb_release_vmas) ------------------------------------------------------------
     def release(self) -> None:
