@@ -76,11 +76,24 @@ class _Client:
 
 
 def play(machine: Machine) -> dict[str, int]:
+    """The C program's steps in order; every step's results by name (0 or an errno)."""
     p = machine.spawn("client")
     c = _Client(p)
     s: dict[str, int] = {}
     fd, fd2 = p.open("/dev/dri/card0"), p.open("/dev/dri/renderD128")
     s["open"] = 0
+    h, dmafd, h_other = _dmabuf(c, fd, fd2, s)
+    _dmabuf_in_children(c, fd, dmafd, s)
+    _dmabuf_lifetime(c, fd, fd2, h, h_other, dmafd, s)
+    batch = _sync_files(c, fd, fd2, h, s)
+    _syncobjs(c, fd, fd2, batch, s)
+    p.exit()
+    return s
+
+
+def _dmabuf(c: _Client, fd: int, fd2: int, s: dict[str, int]) -> tuple[int, int, int]:
+    """PRIME export with bad and good flags, DMA_BUF_IOCTL_SYNC, imports into both files."""
+    p = c.p
     s["create"], h = c.create(fd)
     s["pwrite"] = c.pwrite(fd, h, b"abcd")
     s["export_bad_flags"], _ = c.to_fd(fd, h, 0x1)
@@ -103,7 +116,12 @@ def play(machine: Machine) -> dict[str, int]:
     pipe = p.fd_install(FileBase())
     s["import_pipe"], _ = c.to_handle(fd, pipe)
     s["import_closed_fd"], _ = c.to_handle(fd, 1000)
+    return h, dmafd, h_other
 
+
+def _dmabuf_in_children(c: _Client, fd: int, dmafd: int, s: dict[str, int]) -> None:
+    """A forked child imports the inherited dma-buf, and one passed as by SCM_RIGHTS."""
+    p = c.p
     child = p.fork()
     cc = _Client(child)
     cfd = child.open("/dev/dri/renderD128")
@@ -124,13 +142,21 @@ def play(machine: Machine) -> dict[str, int]:
     s["scm_rights_child_imports"] = 0 if r == 0 and cc.reads_abcd(cfd, ch) == 1 else 1
     child.exit()
 
+
+def _dmabuf_lifetime(c: _Client, fd: int, fd2: int, h: int, h_other: int, dmafd: int,
+                     s: dict[str, int]) -> None:
+    """The dma-buf keeps the object alive after both handles are closed."""
     s["close_handle"] = c.close_handle(fd, h)
     s["close_other_handle"] = c.close_handle(fd2, h_other)
     s["lifetime_import"], h_again = c.to_handle(fd, dmafd)
     s["lifetime_reads"] = c.reads_abcd(fd, h_again)
     s["lifetime_close"] = c.close_handle(fd, h_again)
-    p.close(dmafd)
+    c.p.close(dmafd)
 
+
+def _sync_files(c: _Client, fd: int, fd2: int, h: int, s: dict[str, int]) -> int:
+    """Out-fences, sync_file info and merge, in-fences, EMFILE; returns the batch."""
+    p = c.p
     _, batch = c.create(fd)
     c.pwrite(fd, batch, BBE)
     s["fence_out"], fence = c.execbuf(fd, batch, uapi.I915_EXEC_FENCE_OUT)
@@ -154,7 +180,12 @@ def play(machine: Machine) -> dict[str, int]:
     p.setrlimit_nofile(lowest)
     s["fence_out_emfile"], _ = c.execbuf(fd, batch, uapi.I915_EXEC_FENCE_OUT)
     p.setrlimit_nofile(1024)
+    return batch
 
+
+def _syncobjs(c: _Client, fd: int, fd2: int, batch: int, s: dict[str, int]) -> None:
+    """Syncobj create, wait, fd export/import across files, sync_file export, execbuf."""
+    p = c.p
     cr = uapi.drm_syncobj_create(flags=uapi.DRM_SYNCOBJ_CREATE_SIGNALED)
     s["syncobj_create"] = _call(p, fd, uapi.DRM_IOCTL_SYNCOBJ_CREATE, cr)
     so = c.u32s(256, cr.handle)
@@ -183,5 +214,3 @@ def play(machine: Machine) -> dict[str, int]:
     deadline = time.monotonic_ns() + 5_000_000_000
     s["syncobj_wait_execbuf"] = _call(p, fd, uapi.DRM_IOCTL_SYNCOBJ_WAIT, uapi.drm_syncobj_wait(
         handles=empty, count_handles=1, timeout_nsec=deadline))
-    p.exit()
-    return s

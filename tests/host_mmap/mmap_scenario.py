@@ -132,7 +132,25 @@ def play(machine: Machine) -> list[str]:
     out.append(f"pwrite-then-wb-read: {'ok' if seen else 'differs'}")
 
     out.append(_gpu_store(p, fd, h, m))
+    out.extend(_bad_maps(p, fd, other, off))
+    out.extend(_other_maps(p, fd, h, m))
+    out.extend(_legacy_maps(p, fd, h, m))
+    out.extend(_dmabuf(p, fd))
+    out.extend(_rdonly(p))
 
+    igt.gem_close(p, fd, h)
+    p.close(fd)
+    same = p.read(m + 1, 1) == b"\x07"
+    out.append(f"after-close-read: {_touch(p, m, False)} {'same' if same else 'differs'}")
+    out.append(f"after-close-write: {_touch(p, m, True)}")
+    out.extend(_purged(p, other))
+    p.exit()
+    return out
+
+
+def _bad_maps(p: Process, fd: int, other: int, off: int) -> list[str]:
+    """mmap of the fake offset: outside the node, another file's, zero, unaligned, a prefix."""
+    out: list[str] = []
     out.append(f"no-node: {_map(p, fd, off + SZ, 4096, PROT_READ)[1]}")
     out.append(f"past-node: {_map(p, fd, off, SZ + 4096, PROT_READ)[1]}")
     out.append(f"other-file: {_map(p, other, off, SZ, PROT_READ)[1]}")
@@ -141,7 +159,12 @@ def play(machine: Machine) -> list[str]:
     part, err = _map(p, fd, off, 4096, PROT_READ)
     same = part is not None and p.read(part + 1, 1) == b"\x07"
     out.append(f"prefix-of-node: {err} {'same' if same else 'differs'}")
+    return out
 
+
+def _other_maps(p: Process, fd: int, h: int, m: int) -> list[str]:
+    """The same object through WC and GTT offsets, and a userptr over the WB map."""
+    out: list[str] = []
     woff = igt.gem_mmap_offset(p, fd, h, uapi.I915_MMAP_OFFSET_WC)
     wc, err = _map(p, fd, woff, SZ, RW)
     same = wc is not None and p.read(wc + 3, 1) == bytes([21])
@@ -153,7 +176,12 @@ def play(machine: Machine) -> list[str]:
     out.append(f"gtt-map: {ret} {err} {'same' if same else 'differs'}")
 
     out.append(f"userptr-over-mmap-offset: {_userptr_then_validate(p, fd, m)}")
+    return out
 
+
+def _legacy_maps(p: Process, fd: int, h: int, m: int) -> list[str]:
+    """DRM_IOCTL_I915_GEM_MMAP's ladder, its map seen through the WB one, a userptr over it."""
+    out: list[str] = []
     out.append(f"legacy-zero-size: {_legacy(p, fd, handle=h, size=0)[0]}")
     out.append(f"legacy-bad-flags: {_legacy(p, fd, handle=h, size=SZ, flags=2)[0]}")
     out.append(f"legacy-overflow: {_legacy(p, fd, handle=h, offset=4096, size=SZ)[0]}")
@@ -167,9 +195,12 @@ def play(machine: Machine) -> list[str]:
         out.append(f"legacy-write-seen-by-wb: {'ok' if seen else 'differs'}")
         out.append(f"userptr-over-legacy: {_userptr_then_validate(p, fd, legacy)}")
     out.append(f"legacy-wc: {_legacy(p, fd, handle=h, size=SZ, flags=1)[0]}")
+    return out
 
-    out.extend(_dmabuf(p, fd))
 
+def _rdonly(p: Process) -> list[str]:
+    """A file opened O_RDONLY: no shared writable map, not even by mprotect."""
+    out: list[str] = []
     ro = p.open("/dev/dri/card0", O_RDONLY)
     rh = igt.gem_create(p, ro, SZ)
     roff = igt.gem_mmap_offset(p, ro, rh, uapi.I915_MMAP_OFFSET_WB)
@@ -179,13 +210,12 @@ def play(machine: Machine) -> list[str]:
     ret = _err(lambda: p.mprotect(rp, SZ, RW)) if rp is not None else 0
     out.append(f"rdonly-mprotect-write: {ret}")
     p.close(ro)
+    return out
 
-    igt.gem_close(p, fd, h)
-    p.close(fd)
-    same = p.read(m + 1, 1) == b"\x07"
-    out.append(f"after-close-read: {_touch(p, m, False)} {'same' if same else 'differs'}")
-    out.append(f"after-close-write: {_touch(p, m, True)}")
 
+def _purged(p: Process, other: int) -> list[str]:
+    """An object marked DONTNEED: its offset mapped and read."""
+    out: list[str] = []
     d = igt.gem_create(p, other, SZ)
     mad = uapi.drm_i915_gem_madvise(handle=d, madv=uapi.I915_MADV_DONTNEED)
     ret = _err(lambda: p.ioctl(other, uapi.DRM_IOCTL_I915_GEM_MADVISE, mad))
@@ -193,5 +223,4 @@ def play(machine: Machine) -> list[str]:
     dp, err = _map(p, other, doff, SZ, PROT_READ)
     out.append(f"purged-map: {ret} {err}")
     out.append(f"purged-read: {_touch(p, dp, False) if dp is not None else 'unmapped'}")
-    p.exit()
     return out
