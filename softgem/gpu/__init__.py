@@ -95,7 +95,7 @@ __all__ = [
     "execbuffer2",
     "execbuffer2_ioctl",
     "xy_src_copy_blt",
-    "setup_engines",
+    "setup_engines", "MMIO_BASE",
     "sync_file_create",
     "sync_file_get_fence",
     "sync_file_merge",
@@ -107,7 +107,7 @@ __all__ = [
 # Requests, engines, execbuf and sync_file build on the names above; imported last.
 from .blitter import xy_src_copy_blt
 from .cmdparser import ENGINE_CLASS_COPY
-from .engine import Engine, setup_engines
+from .engine import MMIO_BASE, Engine, setup_engines
 from .execbuf import Execbuf, execbuffer2, execbuffer2_ioctl
 from .execbuf_args import ExecArgs, ExecObject
 from .mi import MI_BATCH_BUFFER_END, MI_NOOP

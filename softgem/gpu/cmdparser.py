@@ -59,9 +59,9 @@ than the copy engine (the render CS does not decode client 2), a GFX pipe comman
 engine other than render, a fetch from an address no vma maps (it would run zeros --
 MI_NOOPs -- forever), or the deadline passing.
 
-Fetching reads a window (to the end of the page, at least the current command) as Python
-ints; the window is dropped after every jump and every command that writes memory, so a
-batch that rewrites itself sees its own stores.
+Fetching reads a window (:data:`FETCH_WINDOW` bytes, never past the end of the page, at least
+the current command) as Python ints; the window is dropped after every jump and every command
+that writes memory, so a batch that rewrites itself sees its own stores.
 """
 
 from __future__ import annotations
@@ -72,7 +72,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..sync import Backoff, Deadline
-from . import blitter, mi, mi_wait
+from . import blitter, mi, mi_math, mi_wait
 from .hang import CsStopped, GpuHang
 from .mi import ADDR_MASK, GpuMemory
 
@@ -84,6 +84,12 @@ ENGINE_CLASS_COPY = 1
 
 #: Check the deadline and the stop flag at least this often (in commands).
 CHECK_EVERY = 256
+
+#: Bytes fetched at once (at most to the end of the page; at least the whole command).
+FETCH_WINDOW = 512
+
+#: A loop that reads the engine's timestamp yields the CPU once every this many jumps.
+CLOCK_LOOP_YIELD = 64
 
 #: Second-level batches nest this deep (gen9: one level below the first).
 MAX_DEPTH = 1
@@ -103,7 +109,9 @@ class CsState:
     deadline: Deadline = field(default_factory=lambda: Deadline(None))
     stop: int = 0
     forced: bool = False            # a manual reset (i915_wedged) hit the running request
+    mmio_base: int = 0x2000         # the engine's registers (:mod:`.mi_math`)
     registers: dict[int, int] = field(default_factory=dict)
+    timestamp_reads: int = 0        # since the last backward jump
     clip: tuple[int, int, int, int] = (0, 0, 0, 0)
     commands: int = 0
     jumps: int = 0
@@ -131,10 +139,17 @@ _MI_DATA: dict[int, Handler] = {
     0x22: mi.exec_load_register_imm,
     0x24: mi.exec_store_register_mem,
     0x26: mi.exec_flush_dw,
+    mi_math.OP_STORE_DWORD_INDEX: mi_math.exec_store_dword_index,
+    mi_math.OP_MATH: mi_math.exec_math,
+    mi_math.OP_LRM: mi_math.exec_load_register_mem,
+    mi_math.OP_LRR: mi_math.exec_load_register_reg,
 }
 _MI_LEN_MASK = {0x20: 0x3FF, 0x22: 0xFF, 0x24: 0xFF, 0x26: 0x3F, 0x31: 0xFF,
-                mi_wait.OP_SEMAPHORE_WAIT: 0xFF, mi_wait.OP_COND_BBE: 0xFF}
+                mi_wait.OP_SEMAPHORE_WAIT: 0xFF, mi_wait.OP_COND_BBE: 0xFF,
+                mi_math.OP_STORE_DWORD_INDEX: 0xFF, mi_math.OP_MATH: 0xFF,
+                mi_math.OP_LRM: 0xFF, mi_math.OP_LRR: 0xFF}
 _MI_SINGLE = {0x00, 0x02, 0x05, 0x08}      # NOOP, USER_INTERRUPT, ARB_CHECK, ARB_ON_OFF
+_MI_WRITES_MEMORY = {0x20, 0x24, 0x26}      # STORE_DATA_IMM, STORE_REGISTER_MEM, FLUSH_DW
 _BLT: dict[int, Handler] = {
     blitter.OP_SETUP_CLIP: blitter.exec_setup_clip,
     blitter.OP_COLOR: blitter.exec_color_blt,
@@ -170,7 +185,7 @@ class _Fetcher:
     def get(self, pc: int, ndw: int) -> list[int]:
         """``ndw`` dwords at ``pc`` (refetching when the window does not hold them)."""
         if not (self.base <= pc and pc + 4 * ndw <= self.end):
-            self._fetch(pc, max(4 * ndw, 4096 - (pc & 4095)))
+            self._fetch(pc, max(4 * ndw, min(FETCH_WINDOW, 4096 - (pc & 4095))))
         i = (pc - self.base) >> 2
         return self.words[i:i + ndw]
 
@@ -280,7 +295,8 @@ def _mi(vm: GpuMemory, fetch: _Fetcher, header: int, n: int, pc: int, stack: lis
             state.check(pc)
         return pc + 4
     _MI_DATA[op](vm, fetch.get(pc, n), state, pc)
-    fetch.invalidate()
+    if op in _MI_WRITES_MEMORY:
+        fetch.invalidate()
     return pc + 4 * n
 
 
@@ -322,6 +338,13 @@ def _jump(fetch: _Fetcher, cmd: list[int], pc: int, stack: list[int], state: CsS
     state.jumps += 1
     if target <= pc:
         # Looping (the spinner): a polling step.  Let the CPU in, give up on the deadline.
+        # A loop on the engine's clock progresses by itself: it only yields, every
+        # CLOCK_LOOP_YIELD jumps (still a scheduling point when explored), never backs off.
         state.check(pc)
+        if state.timestamp_reads:
+            state.timestamp_reads = 0
+            state.backoff.reset()
+            if state.jumps % CLOCK_LOOP_YIELD:
+                return target
         state.backoff.pause()
     return target

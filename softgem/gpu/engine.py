@@ -55,6 +55,8 @@ ENGINE_CLASS_VIDEO_ENHANCE = 3
 #: every engine and blitter commands on bcs0 only.
 GEN9_ENGINES = (("rcs0", ENGINE_CLASS_RENDER, 0), ("bcs0", ENGINE_CLASS_COPY, 0),
                 ("vcs0", ENGINE_CLASS_VIDEO, 0), ("vecs0", ENGINE_CLASS_VIDEO_ENHANCE, 0))
+#: Each engine's MMIO base (``RENDER_RING_BASE`` ...), where its registers are.
+MMIO_BASE = {"rcs0": 0x2000, "bcs0": 0x22000, "vcs0": 0x12000, "vecs0": 0x1a000}
 
 
 def setup_engines(gpu: Gpu) -> dict[tuple[int, int], Engine]:
@@ -168,7 +170,7 @@ class Engine:
                 self._idle.wake_up_all()
 
     def _run_payload(self, rq: Request) -> None:
-        cs = CsState(engine_class=self.uabi_class,
+        cs = CsState(engine_class=self.uabi_class, mmio_base=MMIO_BASE.get(self.name, 0x2000),
                      deadline=Deadline(hang.hang_timeout(self.gpu)))
         with self.lock:
             rq.cs = cs

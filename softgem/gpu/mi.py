@@ -4,7 +4,7 @@ Encodings are the gen8+ ones of ``gt/intel_gpu_commands.h`` and IGT ``lib/intel_
 ``MI_INSTR(opcode, flags) = opcode << 23 | flags``; a command's length field counts its
 dwords minus two.  Control flow (NOOP, BATCH_BUFFER_START/END, ARB_CHECK) is handled by the
 parser loop in :mod:`.cmdparser`; this module executes the commands that touch memory or
-registers, and offers encoders (``store_dword_imm(...)``) that tests, the benchmark and the
+registers (the register file, MI_MATH and the register moves: :mod:`.mi_math`), and offers encoders (``store_dword_imm(...)``) that tests, the benchmark and the
 demo use to build batches exactly as IGT does.
 
 Addresses are 48-bit GPU virtual addresses in the request's address space.  The "use GGTT"
@@ -21,6 +21,7 @@ import numpy as np
 import numpy.typing as npt
 
 from .hang import GpuHang
+from .mi_math import read_register, write_register
 
 if TYPE_CHECKING:
     from .cmdparser import CsState
@@ -159,12 +160,12 @@ def exec_flush_dw(vm: GpuMemory, cmd: list[int], state: CsState, pc: int) -> Non
 
 
 def exec_load_register_imm(vm: GpuMemory, cmd: list[int], state: CsState, pc: int) -> None:
-    """MI_LOAD_REGISTER_IMM: accepted; the values are kept for MI_STORE_REGISTER_MEM."""
+    """MI_LOAD_REGISTER_IMM: into the engine's register file (:mod:`.mi_math`)."""
     for i in range(1, len(cmd) - 1, 2):
-        state.registers[cmd[i] & 0x7FFFFC] = cmd[i + 1]
+        write_register(state, cmd[i], cmd[i + 1])
 
 
 def exec_store_register_mem(vm: GpuMemory, cmd: list[int], state: CsState, pc: int) -> None:
     if len(cmd) < 4:
         raise GpuHang("MI_STORE_REGISTER_MEM too short for the gen8+ form", pc)
-    _store(vm, _addr(cmd[2], cmd[3], 3), [state.registers.get(cmd[1] & 0x7FFFFC, 0)])
+    _store(vm, _addr(cmd[2], cmd[3], 3), [read_register(state, cmd[1])])

@@ -27,6 +27,7 @@ from __future__ import annotations
 import struct
 
 from ..gem import DEFAULT_PLATFORM, Platform
+from ..gpu import MMIO_BASE
 
 __all__ = ["DRM_MAJOR", "I915_PARAMS", "PCI_DEVICE", "PCI_SLOT", "Content", "read_only",
            "sysfs_layout"]
@@ -57,8 +58,8 @@ I915_PARAMS = {
 }
 
 #: engine name -> (class, instance, mmio base) as the kernel's sysfs ``engine/*`` shows them
-_ENGINES = {"rcs0": (0, 0, 0x2000), "bcs0": (1, 0, 0x22000), "vcs0": (2, 0, 0x12000),
-            "vecs0": (3, 0, 0x1a000)}
+_ENGINES = {"rcs0": (0, 0, MMIO_BASE["rcs0"]), "bcs0": (1, 0, MMIO_BASE["bcs0"]),
+            "vcs0": (2, 0, MMIO_BASE["vcs0"]), "vecs0": (3, 0, MMIO_BASE["vecs0"])}
 
 
 #: attributes without a store method (mode 0444 on the kernel's sysfs: opening one for

@@ -96,8 +96,8 @@ def test_flush_dw_timestamp_post_sync_writes_a_qword(gpux: GpuExecEnv) -> None:
 
 def test_load_register_imm_is_accepted_and_its_value_kept(gpux: GpuExecEnv) -> None:
     dst = gpux.bo(4096)
-    batch = mi.load_register_imm([(0x22200, 0xAB), (0x2358, 0xCD)])
-    batch += mi.store_register_mem(0x2358, dst.start) + mi.store_register_mem(0x9999, dst.start + 4)
+    batch = mi.load_register_imm([(0x22200, 0xAB), (0x2400, 0xCD)])   # 0x2400: MI_PREDICATE_SRC0
+    batch += mi.store_register_mem(0x2400, dst.start) + mi.store_register_mem(0x2404, dst.start + 4)
     gpux.run(gpux.rcs, gpux.batch(batch))
     assert gpux.peek(dst, 0, 8).view("<u4").tolist() == [0xCD, 0]
 
