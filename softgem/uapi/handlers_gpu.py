@@ -12,7 +12,8 @@ tell them apart and does not need to -- the dispatcher copies ``rsvd2`` (the out
 the cleared flags back only for the _WR request, whose direction includes ``_IOC_READ``.
 
 Still answered without a GPU model: PERF (ENODEV: no OA unit is modelled), REG_READ (the one
-whitelisted register, the render ring's timestamp, reads 0), THROTTLE (returns at once).
+whitelisted register, the render ring's timestamp: the core's clock in 12 MHz ticks, 36 bits),
+THROTTLE (returns at once).
 Display ioctls answer as i915 does on a display-less device: no CRTC (ENOENT), no overlay
 (ENODEV), no sprite plane (ENOENT after the flag checks).  GEM_PIN/UNPIN are refused with
 ENODEV by every modern kernel.
@@ -26,6 +27,7 @@ from ..abi import i915 as I
 from ..errors import EINVAL, ENODEV, ENOENT, KernelError
 from ..gpu import ExecArgs, attach, execbuffer2_ioctl
 from ..gpu import file_priv as contexts
+from ..sync import clock
 
 if TYPE_CHECKING:
     from ..gpu import Gpu
@@ -39,6 +41,7 @@ __all__ = [
 ]
 
 _RENDER_RING_TIMESTAMP = 0x2000 + 0x358   # RING_TIMESTAMP(RENDER_RING_BASE), 8 bytes
+_TIMESTAMP_MASK = (1 << 36) - 1
 _PRIVILEGED = True                        # every simulated process is root
 
 
@@ -129,7 +132,11 @@ def reg_read(ctx: IoctlContext, reg: I.drm_i915_reg_read) -> int:
         raise EINVAL(f"register {reg.offset:#x} is not whitelisted")
     if reg.offset & 7 not in (0, I.I915_REG_READ_8B_WA):
         raise EINVAL(f"register read flags {reg.offset & 7:#x}")
-    reg.val = 0
+    # The render ring's free-running 36-bit counter at the CS timestamp frequency, on the
+    # core's clock (virtual when explored).  The batches' own timestamp registers count
+    # their commands instead (gpu/mi_math.py): the two are not one counter in the model.
+    ticks = clock.monotonic_ns() * ctx.dev.platform.cs_timestamp_frequency // 1_000_000_000
+    reg.val = ticks & _TIMESTAMP_MASK
     return 0
 
 

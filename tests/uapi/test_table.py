@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ctypes
 import errno
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -349,6 +350,12 @@ def test_reg_read_allows_only_the_render_timestamp(proc: softgem.Process) -> Non
     fd = proc.open(RENDER)
     assert errno_of(proc, fd, uapi.DRM_IOCTL_I915_REG_READ,
                     uapi.drm_i915_reg_read(offset=0x2358 | 1)) == 0
+    first, second = uapi.drm_i915_reg_read(offset=0x2358 | 1), uapi.drm_i915_reg_read(offset=0x2358)
+    proc.ioctl(fd, uapi.DRM_IOCTL_I915_REG_READ, first)
+    time.sleep(0.01)
+    proc.ioctl(fd, uapi.DRM_IOCTL_I915_REG_READ, second)
+    # A 36-bit counter at 12 MHz: the 10 ms slept are at least 120,000 ticks.
+    assert second.val < 1 << 36 and (second.val - first.val) % (1 << 36) >= 120_000
     assert errno_of(proc, fd, uapi.DRM_IOCTL_I915_REG_READ,
                     uapi.drm_i915_reg_read(offset=0x2358 | 2)) == errno.EINVAL
     assert errno_of(proc, fd, uapi.DRM_IOCTL_I915_REG_READ,
