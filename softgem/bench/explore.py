@@ -81,6 +81,13 @@ def _campaign_rate(schedules: int, jobs: int) -> float:
     return rep.schedules / (time.perf_counter() - t0)
 
 
+def _tree_seconds(jobs: int) -> tuple[float, int]:
+    """The whole dpor tree within one preemption, lockdep off: (wall seconds, schedules)."""
+    t0 = time.perf_counter()
+    rep = explore(get(NAME), "dpor", preemptions=1, jobs=jobs, check_lockdep=False)
+    return time.perf_counter() - t0, rep.schedules
+
+
 def bench_explore(quick: bool) -> BenchResult:
     all_scenarios()          # registers the catalog, NAME among it
     res = BenchResult(f"softgem explore on {NAME}")
@@ -122,5 +129,17 @@ def bench_explore(quick: bool) -> BenchResult:
     res.add("--jobs 2 / --jobs 1 against the control",
             f"{jobs_ratio / floor:.3f} of what the machine gave the control")
     res.ratio("--jobs 2 / --jobs 1 schedules/s", jobs_ratio, 1.7, ">=")
+    if not quick:               # the tree split (first deviations claimed), side by side
+        tree1, tree2 = [], []
+        for _ in range(rounds):
+            t1, n1 = _tree_seconds(1)
+            t2, n2 = _tree_seconds(2)
+            if n1 != n2:
+                raise RuntimeError(f"the tree split ran {n2} schedules, one process {n1}")
+            tree1.append(t1)
+            tree2.append(t2)
+        res.add(f"dpor tree K=1 ({n1:,} schedules) --jobs 1 / --jobs 2 (median)",
+                f"{statistics.median(a / b for a, b in zip(tree1, tree2, strict=True)):.3f}x "
+                f"({statistics.median(tree1):.1f} s vs {statistics.median(tree2):.1f} s)")
     res.ratio("explored schedule / plain run", e / p, 3.0, "<=")
     return res

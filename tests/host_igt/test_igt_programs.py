@@ -85,3 +85,20 @@ def test_gem_wsims_timed_batches_run_without_a_gpu_hang() -> None:
     assert "[gpu] hang" not in proc.stderr, proc.stderr[-2000:]
     served = re.findall(r"ioctl name=I915_GEM_EXECBUFFER2_WR nr=105 ret=(-?\d+)", proc.stderr)
     assert served and set(served) == {"0"}, served
+
+
+def test_gem_exec_fault_runs_in_an_ipc_namespace_sized_for_igts_allocator() -> None:
+    """IGT's allocator resizes its SysV message queue to 294,912 bytes (msgctl IPC_SET),
+    above Debian's default kernel.msgmnb of 16,384: that needs CAP_SYS_RESOURCE, which this
+    machine's root lacks, or a larger msgmnb.  A private IPC namespace gets the larger limit
+    without touching the host's; then every softpinned execbuf is served."""
+    exe = os.path.join(BENCH, "gem_exec_fault")
+    script = ("echo 1048576 > /proc/sys/kernel/msgmnb && exec " + sys.executable +
+              " -m softgem.cli run --trace -- " + exe)
+    proc = subprocess.run(["unshare", "--ipc", "sh", "-c", script], capture_output=True,
+                          text=True, timeout=240)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    assert re.fullmatch(r"Using softpin mode\n[\d.]+\n", proc.stdout), proc.stdout[-2000:]
+    served = re.findall(r"ioctl name=I915_GEM_EXECBUFFER2_WR nr=105 ret=(-?\d+)", proc.stderr)
+    assert len(served) > 100 and set(served) == {"0"}, served[-5:]
+    assert "[gpu] hang" not in proc.stderr
