@@ -2,7 +2,9 @@
 protocol of softgem.mm over a real process).
 
 * ``copy_from_user`` / ``copy_to_user`` go through ``process_vm_readv/writev`` (EFAULT when
-  the target memory is not there).
+  the target memory is not there); a read that ``process_vm_readv`` refuses in a mapping the
+  program may write or execute but not read goes through ``/proc/PID/mem``, as x86's PTEs
+  make such pages readable to the kernel's copy.
 * gup walks ``/proc/PID/maps`` + smaps VmFlags exactly as the kernel walks VMAs: a hole, a
   VM_PFNMAP or VM_IO mapping, a write pin of a mapping without write permission or a read pin
   of one without read permission stop the pin (EFAULT if it is the first page).
@@ -78,11 +80,24 @@ class HostUserMm:
     def copy_from_user(self, addr: int, n: int) -> bytes:
         if n <= 0:
             return b""
-        data = read_mem(self.tgid, addr, n)
+        try:
+            data = read_mem(self.tgid, addr, n)
+        except EFAULT:
+            data = self._read_unreadable(addr, n)
         task = current.task
         if task is not None:
             task.check_valid()
         return data
+
+    def _read_unreadable(self, addr: int, n: int) -> bytes:
+        """What ``process_vm_readv`` refuses but the kernel's copy_from_user reads: on x86 a
+        page the program may only write (or only execute) is readable through its PTE, so
+        the copy faults it in and succeeds; only a hole or a PROT_NONE mapping is EFAULT."""
+        with self.mmap_lock.read():
+            vmas = vmas_covering(self.host.vmas(), addr, addr + n)
+        if not vmas or any(v.perms[:3] == "---" for v in vmas):
+            raise EFAULT(f"copy_from_user [{addr:#x}, +{n:#x}): no access")
+        return read_forced(self.tgid, addr, n)
 
     def copy_to_user(self, addr: int, data: bytes | bytearray | memoryview) -> None:
         if not len(data):

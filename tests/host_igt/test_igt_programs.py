@@ -3,6 +3,7 @@ and prints what a gen9 machine prints, figures aside (checked by pattern)."""
 
 from __future__ import annotations
 
+import glob
 import os
 import re
 import subprocess
@@ -102,3 +103,33 @@ def test_gem_exec_fault_runs_in_an_ipc_namespace_sized_for_igts_allocator() -> N
     served = re.findall(r"ioctl name=I915_GEM_EXECBUFFER2_WR nr=105 ret=(-?\d+)", proc.stderr)
     assert len(served) > 100 and set(served) == {"0"}, served[-5:]
     assert "[gpu] hang" not in proc.stderr
+
+
+def test_an_execbuf_trace_recorded_under_softgem_replays_under_it() -> None:
+    """IGT's libgem_exec_tracer.so (LD_PRELOAD) records gem_exec_reloc's objects, contexts
+    and execbufs into /tmp/trace-PID.FD; gem_exec_trace replays the file.  The replay hands
+    the kernel relocation arrays that point into the trace's PROT_WRITE-only mapping, which
+    the kernel's copy_from_user reads on x86 (and so must the host mode)."""
+    before = set(glob.glob("/tmp/trace-*"))
+    tracer = os.path.join(BENCH, "libgem_exec_tracer.so")
+    rec = subprocess.run([sys.executable, "-m", "softgem.cli", "run", "--", "env",
+                          f"LD_PRELOAD={tracer}",
+                          os.path.join(BENCH, "gem_exec_reloc"), "-r", "1", "-l", "1"],
+                         capture_output=True, text=True, timeout=240)
+    made = sorted(set(glob.glob("/tmp/trace-*")) - before)
+    try:
+        assert rec.returncode == 0, rec.stdout[-2000:] + rec.stderr[-2000:]
+        traces = [f for f in made if os.path.getsize(f) > 4096]
+        assert len(traces) == 1, made
+        proc = subprocess.run([sys.executable, "-m", "softgem.cli", "run", "--trace", "--",
+                               os.path.join(BENCH, "gem_exec_trace"), traces[0]],
+                              capture_output=True, text=True, timeout=240)
+        assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+        assert re.fullmatch(r"Using \d+ nop batch for ~\d+us delay, range \d+ \[\d+us\]\n"
+                            + re.escape(traces[0]) + r": [\d.]+\n", proc.stdout), proc.stdout
+        served = re.findall(r"ioctl name=I915_GEM_EXECBUFFER2(?:_WR)? nr=10\d ret=(-?\d+)",
+                            proc.stderr)
+        assert len(served) > 100 and set(served) == {"0"}, served[-5:]
+    finally:
+        for f in made:
+            os.unlink(f)

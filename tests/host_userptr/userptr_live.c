@@ -217,6 +217,19 @@ static void write_only_pins(void)
 	uint32_t handles[] = { h, batch(words, 6) };
 	step("wo_exec", exec(handles, 2, I915_EXEC_RENDER));
 	step("wo_wait", gem_wait(h));
+	/* The kernel's copy_from_user reads a page the program may only write (x86 PTEs). */
+	w[8 * PG / 4] = 0xfeedf00d;
+	struct drm_i915_gem_create cr = { .size = PG };
+	ioc(DRM_IOCTL_I915_GEM_CREATE, &cr);
+	struct drm_i915_gem_pwrite pw = { .handle = cr.handle, .size = 4,
+					  .data_ptr = (uintptr_t)&w[8 * PG / 4] };
+	step("wo_pwrite_from", ioc(DRM_IOCTL_I915_GEM_PWRITE, &pw));
+	uint32_t back = 0;
+	struct drm_i915_gem_pread pr = { .handle = cr.handle, .size = 4,
+					 .data_ptr = (uintptr_t)&back };
+	ioc(DRM_IOCTL_I915_GEM_PREAD, &pr);
+	step("wo_pwrite_seen", back == 0xfeedf00d);
+	gem_close(cr.handle);
 	mprotect(w, SZ, PROT_READ | PROT_WRITE);
 	step("wo_store_seen", w[3 * PG / 4] == 0x5eed);
 	gem_close(handles[1]);

@@ -148,6 +148,12 @@ def _write_only(c: _Client, steps: dict[str, int]) -> None:
     b = c.batch([MI_STORE_DWORD_IMM_GEN4, (1 << 20) + 3 * PG, 0, 0x5EED, BBE, 0])
     steps["wo_exec"] = c.exec([h, b], uapi.I915_EXEC_RENDER)
     steps["wo_wait"] = c.wait(h)
+    p.write(w + 8 * PG, struct.pack("<I", 0xFEEDF00D))
+    bo = igt.gem_create(p, c.fd, PG)
+    pw = uapi.drm_i915_gem_pwrite(handle=bo, size=4, data_ptr=w + 8 * PG)
+    steps["wo_pwrite_from"] = int(_raw(p, c.fd, uapi.DRM_IOCTL_I915_GEM_PWRITE, pw))
+    steps["wo_pwrite_seen"] = int(igt.gem_read(p, c.fd, bo, 0, 4) == struct.pack("<I", 0xFEEDF00D))
+    c.close(bo)
     p.mprotect(w, SZ, RW)
     steps["wo_store_seen"] = int(c.u32(w + 3 * PG) == 0x5EED)
     for x in (b, h, hro):
