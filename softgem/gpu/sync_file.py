@@ -36,7 +36,7 @@ from ..sync import Fence, Kref, SpinLock
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-__all__ = ["FdTask", "SyncFile", "fence_status", "sync_file_create", "sync_file_get_fence",
+__all__ = ["FdTask", "SyncFile", "driver_name", "fence_status", "sync_file_create", "sync_file_get_fence",
            "sync_file_merge"]
 
 
@@ -54,6 +54,12 @@ class FdTask(Protocol):
     def put_unused_fd(self, fd: int) -> None: ...
 
     def fd_put(self, f: Any) -> None: ...
+
+
+def driver_name(fence: Fence) -> str:
+    """``dma_fence_driver_name``: "sw_sync" for a sw_sync point, else the GPU's "i915"."""
+    name: str = getattr(fence, "driver_name", "i915")
+    return name
 
 
 def fence_status(fence: Fence) -> int:
@@ -100,7 +106,7 @@ class SyncFile:
         if self.user_name is not None:
             return self.user_name
         f = self._fence()
-        return f"i915-{f.name}-{f.context}-{f.seqno}"
+        return f"{driver_name(f)}-{f.name}{f.context}-{f.seqno}"
 
     def mmap_file(self) -> Any:
         raise ENODEV("a sync_file cannot be mapped")
@@ -192,13 +198,16 @@ def _unwrap_merge(fences: Sequence[Fence]) -> list[Fence]:
 def sync_file_merge(fences: Sequence[Fence], name: str = "merged") -> SyncFile:
     """SYNC_IOC_MERGE: a sync_file whose fence signals when all of ``fences`` have.
 
-    As ``dma_fence_array`` does, the merged fence carries the first child error; fences
-    already signalled count at once.
+    As ``dma_fence_unwrap_merge`` does, fences already signalled are left out (their errors
+    too), one fence per context is kept, and when a single fence is left the sync_file holds
+    that very fence; else a new one (``dma_fence_array``) that carries the first child error.
     """
     children = _unwrap_merge(fences)
+    if len(children) == 1:
+        return SyncFile(children[0], None, name)
     out = Fence(name)
-    merged = _Merged(out, len(fences) + 1)      # +1: the creation reference, dropped below
-    for child in fences:
+    merged = _Merged(out, len(children) + 1)    # +1: the creation reference, dropped below
+    for child in children:
         if not child.add_callback(merged.child_signalled):
             merged.child_signalled(child)
     merged.child_signalled(out)                 # `out` itself is never in error here

@@ -13,6 +13,8 @@ call                        when, and what the supervisor guarantees
 ``open_file(minor)``        an ``open`` of ``/dev/dri/card0`` (0) or ``renderD128`` (128),
                             also a re-open through ``/proc/self/fd/N``; one call per open,
                             like ``drm_open``.  Raise a KernelError to fail the open.
+``open_timeline(comm)``     an ``open`` of debugfs ``sync/sw_sync``: a new core file (a fence
+                            timeline named ``comm``), served like the files ioctls make.
 ``release_file(file)``      the last fd (in any process: dup and fork share it) of that
                             open was closed, or its process died; exactly once per file,
                             never while an ``ioctl`` on it is being served.
@@ -65,6 +67,10 @@ __all__ = ["HostBackend"]
 class HostBackend(Protocol):
     def open_file(self, minor: int) -> object:
         """A new drm file on minor ``minor``.  Raises KernelError to fail the open."""
+        ...
+
+    def open_timeline(self, comm: str) -> object:
+        """A new sw_sync timeline file.  Raises KernelError to fail the open."""
         ...
 
     def release_file(self, file: object) -> None:

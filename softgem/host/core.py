@@ -20,6 +20,7 @@ from ..errors import EINVAL, ENODEV, ENOTTY
 from ..gem import DmaBuf, DrmFile, GemDevice, Platform, gem_mmap_lookup
 from ..gpu import attach as attach_gpu
 from ..gpu import manual_reset
+from ..gpu.sw_sync import SwSyncTimeline
 from ..mm import NotifierRange, NotifyEvent, PhysMem
 from ..mm import notify as mm_notify
 from ..sync import SpinLock
@@ -146,6 +147,9 @@ class CoreBackend:
     # -- files --------------------------------------------------------------------------------
     def open_file(self, minor: int) -> object:
         return self.dev.open(minor)
+
+    def open_timeline(self, comm: str) -> object:
+        return SwSyncTimeline(comm)
 
     def release_file(self, file: object) -> None:
         """The last fd of a device file (``drm_release``) or of a core file the ioctls made

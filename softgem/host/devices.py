@@ -14,11 +14,14 @@ from __future__ import annotations
 
 import errno
 import os
+import socket
 import stat
 import struct
 from dataclasses import dataclass
 
 from ..errors import EEXIST, KernelError, error_for
+from ..gpu.sw_sync import SW_SYNC_PATHS
+from .drmfile import HostFile
 from .listener import GONE, Notification
 from .meminfo import MEMINFO, MemInfoCalls
 from .paths import signed32
@@ -27,6 +30,8 @@ from .syscalls import AT_FDCWD, NR
 from .wedged import WEDGED
 
 __all__ = ["DeviceCalls", "Node"]
+
+SW_SYNC = frozenset(os.fsencode(p) for p in SW_SYNC_PATHS)
 
 _OPEN_HOW = struct.Struct("<QQQ")
 
@@ -110,6 +115,8 @@ class DeviceCalls:
         self.svc.procs.task(n).check_valid()
         if node.minor is None and node.spath is None:
             return self._open_meminfo(n, flags)
+        if node.vpath in SW_SYNC and not flags & (os.O_PATH | os.O_DIRECTORY):
+            return self._open_timeline(n, node.vpath, flags)
         if node.spath is not None:
             if flags & os.O_PATH:
                 flags = self._without_o_path(node, flags)
@@ -134,12 +141,17 @@ class DeviceCalls:
         dfile, theirs = self.svc.files.create(node.minor, node.vpath,
                                               bool(flags & os.O_NONBLOCK))
         dfile.readonly = flags & os.O_ACCMODE == os.O_RDONLY
+        return self._inject_open(n, dfile, theirs, flags)
+
+    def _inject_open(self, n: Notification, dfile: HostFile, theirs: socket.socket,
+                     flags: int) -> Reply:
+        """The new file's end becomes the program's fd: the open's answer."""
         try:
             fd = self.svc.listener.inject(n.id, theirs.fileno(), bool(flags & os.O_CLOEXEC))
         finally:
             self.svc.files.injected(dfile, theirs)
         if self.svc.trace:
-            self.svc.trace(f"pid {n.pid}: open {node.vpath.decode()} -> fd {fd} ({dfile!r})")
+            self.svc.trace(f"pid {n.pid}: open {dfile.vpath.decode()} -> fd {fd} ({dfile!r})")
         return self._injected(fd)
 
     @staticmethod
@@ -228,6 +240,17 @@ class DeviceCalls:
             os.close(ours)
         return self._injected(fd)
 
+    def _open_timeline(self, n: Notification, vpath: bytes, flags: int) -> Reply:
+        """debugfs ``sync/sw_sync``: every open is a new core timeline (gpu/sw_sync.py),
+        named after the opener as the kernel names it (``comm``)."""
+        try:
+            with open(f"/proc/{n.pid}/comm", "rb") as f:
+                comm = f.read().rstrip(b"\n").decode(errors="replace")
+        except OSError:
+            raise error_for(errno.ESRCH, "the opener's comm") from None
+        dfile, theirs = self.svc.files.create_anon(self.svc.backend.open_timeline(comm), vpath)
+        return self._inject_open(n, dfile, theirs, flags)
+
     @staticmethod
     def _injected(fd: int) -> Reply:
         if fd >= 0 or -fd in GONE:
@@ -246,6 +269,7 @@ class DeviceCalls:
         task.injector = svc.injector
         try:
             if dfile.minor < 0:     # a core file an ioctl made (sync_file, dma-buf, syncobj)
+                svc.files.catch_up()    # closes before this call have taken effect
                 ret = svc.backend.file_ioctl(dfile.file, task, args[1] & 0xFFFFFFFF, args[2])
             else:
                 ret = svc.backend.ioctl(dfile.file, task, args[1] & 0xFFFFFFFF, args[2])

@@ -135,6 +135,10 @@ class FileTable:
         self._watcher.watch(ours.fileno(), lambda: self.hangup(dfile), hangup_only=True)
         return dfile, theirs
 
+    def catch_up(self) -> None:
+        """Release now the files whose last fd was closed (see Watcher.catch_up)."""
+        self._watcher.catch_up()
+
     def injected(self, dfile: HostFile, theirs: socket.socket) -> None:
         """Drop the supervisor's copy of the injected end, keeping its registry slot: its fd
         number is taken over by a /dev/null duplicate until the file is released."""

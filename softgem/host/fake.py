@@ -13,7 +13,7 @@ import struct
 from dataclasses import dataclass, field
 
 from ..abi import DRM_IOCTL_I915_GETPARAM, DRM_IOCTL_VERSION, I915_PARAM_CHIPSET_ID
-from ..errors import EINVAL, ENODEV, ENOTTY
+from ..errors import EINVAL, ENODEV, ENOENT, ENOTTY
 from ..mm.notify import NotifyEvent
 from ..sync import Mutex
 from .task import HostTask, TracedMm
@@ -53,6 +53,9 @@ class FakeBackend:
             file = FakeFile(minor, len(self.files))
             self.files.append(file)
         return file
+
+    def open_timeline(self, comm: str) -> object:
+        raise ENOENT("the fake backend has no sw_sync")
 
     def release_file(self, file: object) -> None:
         assert isinstance(file, FakeFile)

@@ -61,9 +61,11 @@ FILTER_ALWAYS = tuple(NR[name] for name in (
     "fork", "clone3", "execve", "execveat", "exit_group"))
 #: system calls sent only when an argument says they may matter
 FILTER_WHEN = {
-    # DRM ioctls, and those of the files the core made: sync_file ('>': SYNC_IOC_*) and
-    # dma-buf ('b': DMA_BUF_IOCTL_SYNC)
-    NR["ioctl"]: ArgTest(1, 0xFF00, (ord("d") << 8, ord(">") << 8, ord("b") << 8)),
+    # DRM ioctls, and those of the files the core made: sync_file ('>': SYNC_IOC_*),
+    # dma-buf ('b': DMA_BUF_IOCTL_SYNC) and a sw_sync timeline ('W': SW_SYNC_IOC_*; the
+    # watchdog's 'W' ioctls are sent too, and go on to the kernel: not our fd)
+    NR["ioctl"]: ArgTest(1, 0xFF00, (ord("d") << 8, ord(">") << 8, ord("b") << 8,
+                                     ord("W") << 8)),
     NR["mmap"]: ArgTest(3, MAP_FIXED | MAP_ANONYMOUS, (0, MAP_FIXED, MAP_FIXED | MAP_ANONYMOUS)),
     NR["clone"]: ArgTest(0, CLONE_VM, (0,)),                               # fork-like only
     NR["madvise"]: ArgTest(2, 0xFFFFFFFF, CLEARING_ADVICE),

@@ -14,7 +14,8 @@ address 0000:00:02.0 (docs/host-discovery.md lists who reads what):
   links, the driver directory ``/sys/bus/pci/drivers/i915``, the module ``/sys/module/i915``
   with its parameters;
 * debugfs ``/sys/kernel/debug/dri/{0,128}``: ``name``, ``i915_params/*``,
-  ``i915_gem_drop_caches``, ``clients``, ``i915_wedged`` (writes reset the GPU: wedged.py).
+  ``i915_gem_drop_caches``, ``clients``, ``i915_wedged`` (writes reset the GPU: wedged.py);
+  ``/sys/kernel/debug/sync/sw_sync`` (its opens are served: a fence timeline, gpu/sw_sync.py).
 
 Values are those of a Skylake GT2 desktop part (the platform table's chipset id and revision);
 frequencies are the HD 530's.  Content is ``str`` or ``bytes`` for a file, a 1-tuple with a
@@ -184,6 +185,7 @@ def _driver_and_module() -> dict[str, Content]:
         "/sys/kernel/debug/dri/0/i915_wedged": "0\n",         # a write resets (wedged.py)
         "/sys/kernel/debug/dri/0/clients": "             command   tgid dev master a   uid  "
                                            "    magic\n",
+        "/sys/kernel/debug/sync/sw_sync": "",       # each open is a new timeline (devices.py)
     }
     for name, value in I915_PARAMS.items():
         spec[f"/sys/module/i915/parameters/{name}"] = value + "\n"

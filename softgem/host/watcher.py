@@ -21,6 +21,7 @@ from ..sync import Mutex
 __all__ = ["Watcher"]
 
 _EVENTS = select.EPOLLIN | select.EPOLLRDHUP | select.EPOLLHUP | select.EPOLLERR
+_HANGUP = select.EPOLLRDHUP | select.EPOLLHUP | select.EPOLLERR
 
 
 class Watcher:
@@ -39,21 +40,42 @@ class Watcher:
 
     def watch(self, fd: int, fn: Callable[[], None], hangup_only: bool = False) -> None:
         """Call ``fn`` once when ``fd`` hangs up (``hangup_only``) or becomes readable."""
-        mask = (select.EPOLLRDHUP | select.EPOLLHUP | select.EPOLLERR) if hangup_only \
-            else _EVENTS
+        mask = _HANGUP if hangup_only else _EVENTS
         with self._lock:
             self._callbacks[fd] = (mask, fn)
             self._epoll.register(fd, mask)
+
+    def catch_up(self) -> None:
+        """Fire, on the caller's thread, the hang-ups of files that are already pending.
+
+        A close returns before this thread has seen the hang-up; an ioctl the same program
+        makes after its close must find the file released, as on Linux, where the last
+        ``fput`` runs before close(2) returns to the program (closing a sw_sync timeline
+        signals its points).  Process exits (pidfds) are left to the thread."""
+        for fd, _ev in self._epoll.poll(0):
+            if fd != self._wake_r:
+                self._fire(fd, only=_HANGUP)
 
     def pending(self) -> int:
         with self._lock:
             return len(self._callbacks)
 
-    def _fire(self, fd: int) -> None:
+    def _fire(self, fd: int, only: int | None = None) -> None:
+        """Run ``fd``'s callback if its event is still there (``only``: if its mask is that).
+
+        Two pollers (this thread and :meth:`catch_up`) may hold the same event; the first to
+        fire it closes the fd, and the number may then be reused by a new registration.  So
+        the event is checked again under the lock, on the fd itself: while its entry is in
+        the table its fd is open and is the one registered."""
         with self._lock:
-            entry = self._callbacks.pop(fd, None)
-            if entry is None:
+            entry = self._callbacks.get(fd)
+            if entry is None or (only is not None and entry[0] != only):
                 return
+            check = select.poll()
+            check.register(fd, entry[0])
+            if not check.poll(0):
+                return                  # a stale event: the fd number has a new owner
+            del self._callbacks[fd]
             try:
                 self._epoll.unregister(fd)
             except OSError:

@@ -18,6 +18,7 @@ from ..errors import ENOENT, SimBug
 from ..gem import GemDevice
 from ..gpu import Gpu
 from ..gpu import attach as attach_gpu
+from ..gpu.sw_sync import SW_SYNC_PATHS, SwSyncTimeline
 from ..mm import Mm, PhysMem
 from ..notifier import MmuNotifierSubscriptions
 from ..sync import FENCE_MAP, Mutex, lockdep
@@ -96,9 +97,11 @@ class Machine:
             self._device = dev
         return self._device
 
-    def _open_path(self, path: str, flags: int) -> OpenFile:
+    def _open_path(self, path: str, flags: int, comm: str = "") -> OpenFile:
         minor = DEVICE_PATHS.get(path)
         if minor is None:
+            if path in SW_SYNC_PATHS:       # debugfs sw_sync: a new timeline per open
+                return SwSyncTimeline(comm or "sw_sync")
             raise ENOENT(path)
         from ..uapi import DrmFd
 

@@ -162,7 +162,7 @@ class Process:
     @syscall
     def open(self, path: str, flags: int = O_RDWR) -> int:
         self._check_alive()
-        f = self.machine._open_path(path, flags)
+        f = self.machine._open_path(path, flags, self.mm.name)
         try:
             return self.files.install(f)
         except BaseException:

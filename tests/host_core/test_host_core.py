@@ -10,6 +10,7 @@ import subprocess
 import sys
 import tempfile
 
+from c_steps import read_steps
 from userptr_scenario import play
 
 from softgem import Machine
@@ -17,14 +18,6 @@ from softgem.host import Supervisor
 from softgem.host.core import CoreBackend
 
 IGT_BENCH = "/usr/libexec/igt-gpu-tools/benchmarks/gem_userptr_benchmark"
-
-
-def _read_steps(path: str) -> dict[str, int]:
-    steps = {}
-    for line in pathlib.Path(path).read_text().splitlines():
-        key, _, value = line.partition("=")
-        steps[key] = int(value)
-    return steps
 
 
 def _run_client(client: str, out: str) -> tuple[int, CoreBackend, list[str]]:
@@ -45,7 +38,7 @@ def test_the_libdrm_client_gets_the_simulated_machines_answers(userptr_client: s
     out = str(tmp_path / "steps.txt")
     status, backend, errors = _run_client(userptr_client, out)
     assert status == 0 and not errors
-    host = _read_steps(out)
+    host = read_steps(out)
     machine = Machine(memory=64 << 20)
     simulated = play(machine)
     assert host == simulated
@@ -76,7 +69,7 @@ def test_the_client_runs_as_an_unprivileged_user(userptr_client: str) -> None:
                 os._exit(code)
         _, wstatus = os.waitpid(pid, 0)
         assert os.waitstatus_to_exitcode(wstatus) == 0
-        assert _read_steps(out) == play(Machine(memory=64 << 20))
+        assert read_steps(out) == play(Machine(memory=64 << 20))
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
 
@@ -117,7 +110,7 @@ def test_each_ioctl_reaches_the_open_file_its_fd_names_now(fd_identity_client: s
     before = _open_fds()
     status, backend, errors = _run_client(fd_identity_client, out)
     assert status == 0 and not errors
-    steps = _read_steps(out)
+    steps = read_steps(out)
     assert steps == {
         "open_two": 0, "create_on_a": 0, "handle": 1,
         "busy_a": 0, "busy_b": -errno.ENOENT, "busy_a_again": 0, "busy_a_other_thread": 0,

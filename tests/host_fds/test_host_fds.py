@@ -10,6 +10,7 @@ import pytest
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 
+from c_steps import read_steps
 from fds_scenario import play
 
 import softgem.gpu
@@ -36,14 +37,6 @@ class _SeeingBackend(CoreBackend):
         return ret
 
 
-def _read_steps(path: pathlib.Path) -> dict[str, int]:
-    steps = {}
-    for line in path.read_text().splitlines():
-        key, _, value = line.partition("=")
-        steps[key] = int(value)
-    return steps
-
-
 def test_the_fds_client_gets_the_simulated_machines_answers(fds_client: str,
                                                              tmp_path: pathlib.Path) -> None:
     out = tmp_path / "steps.txt"
@@ -52,7 +45,7 @@ def test_the_fds_client_gets_the_simulated_machines_answers(fds_client: str,
     sup = Supervisor(backend, warn=lambda _line: None, trace=lines.append)
     status = sup.run([fds_client, str(out)])
     assert status == 0 and not sup.errors
-    steps = _read_steps(out)
+    steps = read_steps(out)
     host_only = {k: v for k, v in steps.items() if k.startswith("host_")}
     assert host_only == {"host_export_cloexec": 1, "host_export_plain_inherits": 1,
                          "host_fence_cloexec": 1}

@@ -42,6 +42,11 @@ PROGRAMS: dict[tuple[str, ...], re.Pattern[str]] = {
     ("gem_wsim", "-w", "1.RCS.500-1000.0.0,1.BCS.1000.-1.1,s.-1", "-r", "3"): WSIM,
     ("gem_wsim", "-w", "1.VCS.1000.0.0,1.VECS.500.-1.0,1.RCS.500.-1.1", "-r", "2", "-c", "2"):
         WSIM,
+    # sw_sync fence steps: a timeline (debugfs sync/sw_sync), a fence on it (at step 1: a
+    # fence at step 0 is born signalled), two batches gated on it (I915_EXEC_FENCE_IN), the
+    # step that advances the timeline, a sync on the second batch.
+    ("gem_wsim", "-w", "1.RCS.500.0.0,f,1.RCS.1000.f-1.0,1.BCS.500.f-2.0,a.-3,s.-2", "-r", "3"):
+        WSIM,
     ("gem_syslatency", "-t", "1"): re.compile(
         r"^gem_syslatency: cycles=\d+, latency mean=[\d.]+us max=\d+us\n$"),
     ("gem_exec_trace",): re.compile(r"^Using \d+ nop batch for ~\d+us delay, range \d+ "
@@ -86,6 +91,31 @@ def test_gem_wsims_timed_batches_run_without_a_gpu_hang() -> None:
     assert "[gpu] hang" not in proc.stderr, proc.stderr[-2000:]
     served = re.findall(r"ioctl name=I915_GEM_EXECBUFFER2_WR nr=105 ret=(-?\d+)", proc.stderr)
     assert served and set(served) == {"0"}, served
+
+
+def test_gem_wsims_fence_steps_are_served_by_a_sw_sync_timeline() -> None:
+    """gem_wsim's 'f' steps make sw_sync fences and its 'a' steps advance the timeline:
+    every CREATE_FENCE and INC is served, each fence is pending when made (so the batch
+    really waits for the 'a' step) and signalled when closed, and every execbuf gated on
+    one is accepted.  gem_wsim exits 0 even when a step's assertion fails: none may."""
+    exe = os.path.join(BENCH, "gem_wsim")
+    proc = subprocess.run([sys.executable, "-m", "softgem.cli", "run", "--trace", "--", exe,
+                           "-w", "1.RCS.500.0.0,f,1.BCS.500.f-1.0,a.-2,s.-2", "-r", "2"],
+                          capture_output=True, text=True, timeout=240)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    assert "CRITICAL" not in proc.stdout + proc.stderr, proc.stdout[-2000:]
+    made = re.findall(r"sync_file created \(<SyncFile <Fence gem_wsim \d+:\d+ (\w+)>>",
+                      proc.stderr)
+    gone = re.findall(r"sync_file closed: last fd gone \(<SyncFile <Fence gem_wsim \d+:\d+ "
+                      r"(\w+)>>", proc.stderr)
+    assert made == ["pending", "pending"] and gone == ["signaled", "signaled"], (made, gone)
+    assert re.search(r"open /sys/kernel/debug/sync/sw_sync -> fd \d+", proc.stderr)
+    created = re.findall(r"ioctl 0xc0285700 arg 0x[0-9a-f]+ -> (-?\w+)", proc.stderr)
+    advanced = re.findall(r"ioctl 0x40045701 arg 0x[0-9a-f]+ -> (-?\w+)", proc.stderr)
+    served = re.findall(r"ioctl name=I915_GEM_EXECBUFFER2_WR nr=105 ret=(-?\d+)", proc.stderr)
+    assert created == ["0", "0"] and advanced and set(advanced) == {"0"}, (created, advanced)
+    assert served == ["0"] * 4, served
+    assert "sync/sw_sync closed: last fd gone" in proc.stderr
 
 
 def test_gem_exec_fault_runs_in_an_ipc_namespace_sized_for_igts_allocator() -> None:

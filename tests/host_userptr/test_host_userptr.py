@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pathlib
 
+from c_steps import read_steps
 from userptr_live_scenario import play
 
 from softgem import Machine
@@ -15,14 +16,6 @@ from softgem.host.core import CoreBackend
 HANG_TIMEOUT = 0.2   # the spinner of section 6 holds the blitter this long
 
 
-def _read_steps(path: pathlib.Path) -> dict[str, int]:
-    steps = {}
-    for line in path.read_text().splitlines():
-        key, _, value = line.partition("=")
-        steps[key] = int(value)
-    return steps
-
-
 def test_host_mode_userptr_matches_the_simulated_machine(userptr_live: str, race_iterations: int,
                                                          tmp_path: pathlib.Path) -> None:
     out = tmp_path / "steps.txt"
@@ -31,7 +24,7 @@ def test_host_mode_userptr_matches_the_simulated_machine(userptr_live: str, race
     sup = Supervisor(backend, warn=lambda _line: None)
     status = sup.run([userptr_live, str(out), str(race_iterations)])
     assert status == 0 and not sup.errors
-    host = _read_steps(out)
+    host = read_steps(out)
     machine = Machine(memory=64 << 20)
     attach(machine.device).hang_timeout = HANG_TIMEOUT
     simulated = play(machine, race_iterations)

@@ -1,0 +1,55 @@
+"""The watcher's hang-ups: caught up on the caller's thread, and never fired for an fd
+number that a new registration took over (two pollers can hold the same event)."""
+
+from __future__ import annotations
+
+import os
+import socket
+
+from softgem.host.watcher import Watcher
+
+
+def _watched(w: Watcher, fired: list[str], name: str) -> tuple[int, socket.socket]:
+    """A socketpair whose first end the watcher owns (its callback closes it)."""
+    ours, theirs = socket.socketpair()
+    fd = ours.detach()
+
+    def hung_up() -> None:
+        fired.append(name)
+        os.close(fd)
+
+    w.watch(fd, hung_up, hangup_only=True)
+    return fd, theirs
+
+
+def test_catch_up_fires_pending_hangups_on_the_callers_thread() -> None:
+    w = Watcher(lambda what, exc: (_ for _ in ()).throw(exc))
+    fired: list[str] = []
+    _, theirs = _watched(w, fired, "a")
+    _, kept = _watched(w, fired, "b")
+    w.catch_up()
+    assert fired == []
+    theirs.close()
+    w.catch_up()
+    assert fired == ["a"] and w.pending() == 1
+    kept.close()
+    w.catch_up()
+    assert fired == ["a", "b"] and w.pending() == 0
+    w.close()
+
+
+def test_a_stale_event_does_not_fire_the_new_owner_of_the_fd_number() -> None:
+    w = Watcher(lambda what, exc: (_ for _ in ()).throw(exc))
+    fired: list[str] = []
+    fd, theirs = _watched(w, fired, "old")
+    theirs.close()
+    w.catch_up()                              # "old" fires and closes its fd ...
+    again, keep = _watched(w, fired, "new")   # ... whose number the next socket takes
+    assert again == fd
+    w._fire(fd)                               # the other poller's copy of the old event
+    w._fire(fd, only=None)
+    assert fired == ["old"] and w.pending() == 1
+    keep.close()
+    w.catch_up()
+    assert fired == ["old", "new"]
+    w.close()
