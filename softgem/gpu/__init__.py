@@ -99,6 +99,7 @@ __all__ = [
     "sync_file_create",
     "sync_file_get_fence",
     "sync_file_merge",
+    "SW_SYNC_PATHS", "SwSyncTimeline", "SyncPt",
     "ChainFence", "Syncobj", "SyncobjFile", "signaled_stub", "syncobj_destroy", "syncobj_find",
     "syncobj_get_handle", "WAIT_ALL", "WAIT_AVAILABLE", "WAIT_FOR_SUBMIT", "array_wait",
     "find_fence", "timeout_abs_to_seconds",
@@ -112,6 +113,7 @@ from .execbuf import Execbuf, execbuffer2, execbuffer2_ioctl
 from .execbuf_args import ExecArgs, ExecObject
 from .mi import MI_BATCH_BUFFER_END, MI_NOOP
 from .request import Request
+from .sw_sync import SW_SYNC_PATHS, SwSyncTimeline, SyncPt
 from .sync_file import SyncFile, sync_file_create, sync_file_get_fence, sync_file_merge
 from .syncobj import (
     ChainFence,

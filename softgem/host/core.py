@@ -18,9 +18,8 @@ from typing import Any
 from .. import trace
 from ..errors import EINVAL, ENODEV, ENOTTY
 from ..gem import DmaBuf, DrmFile, GemDevice, Platform, gem_mmap_lookup
+from ..gpu import SwSyncTimeline, manual_reset
 from ..gpu import attach as attach_gpu
-from ..gpu import manual_reset
-from ..gpu.sw_sync import SwSyncTimeline
 from ..mm import NotifierRange, NotifyEvent, PhysMem
 from ..mm import notify as mm_notify
 from ..sync import SpinLock

@@ -20,7 +20,7 @@ import struct
 from dataclasses import dataclass
 
 from ..errors import EEXIST, KernelError, error_for
-from ..gpu.sw_sync import SW_SYNC_PATHS
+from ..gpu import SW_SYNC_PATHS
 from .drmfile import HostFile
 from .listener import GONE, Notification
 from .meminfo import MEMINFO, MemInfoCalls

@@ -16,7 +16,7 @@ import select
 import threading
 from collections.abc import Callable
 
-from ..sync import Mutex
+from ..sync import Mutex, WaitQueue
 
 __all__ = ["Watcher"]
 
@@ -29,6 +29,8 @@ class Watcher:
         self._epoll = select.epoll()
         self._lock = Mutex("host.watcher")
         self._callbacks: dict[int, tuple[int, Callable[[], None]]] = {}  # fd -> (mask, fn)
+        self._releasing = 0             # hang-up callbacks running (either thread)
+        self._released = WaitQueue("host.watcher_released")
         self._wake_r, self._wake_w = os.pipe2(os.O_CLOEXEC | os.O_NONBLOCK)
         self._epoll.register(self._wake_r, select.EPOLLIN)
         self._stopping = False
@@ -51,10 +53,13 @@ class Watcher:
         A close returns before this thread has seen the hang-up; an ioctl the same program
         makes after its close must find the file released, as on Linux, where the last
         ``fput`` runs before close(2) returns to the program (closing a sw_sync timeline
-        signals its points).  Process exits (pidfds) are left to the thread."""
+        signals its points).  A hang-up the thread is firing meanwhile is waited for: a
+        release half done would show half its effects.  Process exits (pidfds) are left to
+        the thread."""
         for fd, _ev in self._epoll.poll(0):
             if fd != self._wake_r:
                 self._fire(fd, only=_HANGUP)
+        self._released.wait_event(lambda: self._releasing == 0)
 
     def pending(self) -> int:
         with self._lock:
@@ -80,10 +85,17 @@ class Watcher:
                 self._epoll.unregister(fd)
             except OSError:
                 pass
+            hangup = entry[0] == _HANGUP
+            self._releasing += hangup
         try:
             entry[1]()
         except Exception as exc:
             self._on_error("watcher callback", exc)
+        finally:
+            if hangup:
+                with self._lock:
+                    self._releasing -= 1
+                self._released.wake_up_all()
 
     def _run(self) -> None:
         while True:

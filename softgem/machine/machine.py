@@ -16,9 +16,8 @@ from typing import Any
 from .. import trace
 from ..errors import ENOENT, SimBug
 from ..gem import GemDevice
-from ..gpu import Gpu
+from ..gpu import SW_SYNC_PATHS, Gpu, SwSyncTimeline
 from ..gpu import attach as attach_gpu
-from ..gpu.sw_sync import SW_SYNC_PATHS, SwSyncTimeline
 from ..mm import Mm, PhysMem
 from ..notifier import MmuNotifierSubscriptions
 from ..sync import FENCE_MAP, Mutex, lockdep

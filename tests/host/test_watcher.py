@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import socket
+import threading
 
 from softgem.host.watcher import Watcher
 
@@ -52,4 +53,34 @@ def test_a_stale_event_does_not_fire_the_new_owner_of_the_fd_number() -> None:
     keep.close()
     w.catch_up()
     assert fired == ["old", "new"]
+    w.close()
+
+
+def test_catch_up_waits_for_a_hangup_the_thread_is_firing() -> None:
+    """A release half done shows half its effects: catch_up returns only once it ended."""
+    w = Watcher(lambda what, exc: (_ for _ in ()).throw(exc))
+    started, proceed = threading.Event(), threading.Event()
+    done: list[str] = []
+    ours, theirs = socket.socketpair()
+    fd = ours.detach()
+
+    def slow_release() -> None:
+        started.set()
+        proceed.wait(10)
+        done.append("released")
+        os.close(fd)
+
+    w.watch(fd, slow_release, hangup_only=True)
+    w.start()
+    theirs.close()
+    assert started.wait(10)
+    caller = threading.Thread(target=w.catch_up)
+    caller.start()
+    caller.join(0.2)
+    assert caller.is_alive() and done == []
+    proceed.set()
+    caller.join(10)
+    assert not caller.is_alive() and done == ["released"]
+    for fn in w.drain():
+        fn()
     w.close()
