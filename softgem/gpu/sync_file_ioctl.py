@@ -16,7 +16,8 @@ anything else          ENOTTY
 
 ``arg`` is what the caller passed: a user address (host mode, C programs) or a ctypes struct
 of the right size (the simulated machine's ``proc.ioctl``), updated in place as the kernel's
-copy_to_user would.  Fence timestamps are not recorded by the model: ``timestamp_ns`` is 0.
+copy_to_user would.  A fence's ``timestamp_ns`` is the core clock's when it signalled (0 while
+pending), as ``sync_fill_fence_info`` reports it.
 """
 
 from __future__ import annotations
@@ -118,7 +119,7 @@ def _fence_info(sf: SyncFile, task: Any, arg: Any) -> int:
             st = fence_status(f)
             status = status if status <= 0 else st
             infos.append(_FENCE_INFO.pack(f.name.encode()[:31], driver_name(f).encode(), st, 0,
-                                          0))
+                                          f.timestamp if st else 0))
         try:
             task.mm.copy_to_user(array, b"".join(infos))
         except KernelError:

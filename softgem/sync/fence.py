@@ -33,6 +33,7 @@ from collections.abc import Callable
 
 from .. import trace
 from ..errors import SimBug
+from . import clock
 from . import task as _task
 from .lockmap import LockdepMap
 from .wait import WaitQueue
@@ -86,13 +87,14 @@ class Fence:
     """A dma_fence: ``signal()`` once, ``wait()``, callbacks, an error, (context, seqno)."""
 
     __slots__ = ("_callbacks", "_error", "_lock", "_signaled", "_wq", "context", "name",
-                 "seqno")
+                 "seqno", "timestamp")
 
     def __init__(self, name: str = "fence", *, context: int | None = None,
                  seqno: int = 0) -> None:
         self.name = name
         self.context = fence_context_alloc() if context is None else context
         self.seqno = seqno
+        self.timestamp = 0          # the clock's ns when signalled (``dma_fence_timestamp``)
         self._lock = threading.Lock()
         self._signaled = False
         self._error = 0
@@ -132,6 +134,7 @@ class Fence:
                 if self._signaled:
                     return False
                 self._signaled = True
+                self.timestamp = clock.monotonic_ns()
                 callbacks, self._callbacks = self._callbacks or [], None
             if trace.enabled:
                 trace.emit("sync", "fence_signal", fence=self.name, context=self.context,

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <time.h>
 #include <unistd.h>
 #include <xf86drm.h>
 #include <i915_drm.h>
@@ -109,6 +110,23 @@ static int fence_names(int fence, const char *driver, const char *obj)
 	return strcmp(fi.driver_name, driver) == 0 && strcmp(fi.obj_name, obj) == 0;
 }
 
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* sync_fence_info's timestamp_ns: 0 while pending, the signal time on CLOCK_MONOTONIC after */
+static int stamped_between(int fence, uint64_t lo, uint64_t hi)
+{
+	struct sync_fence_info fi = { 0 };
+	struct sync_file_info info = { .num_fences = 1, .sync_fence_info = (uintptr_t)&fi };
+	if (ioctl(fence, SYNC_IOC_FILE_INFO, &info))
+		return -errno;
+	return lo ? fi.timestamp_ns >= lo && fi.timestamp_ns <= hi : fi.timestamp_ns == 0;
+}
+
 static int file_name_is(int fence, const char *name)
 {
 	struct sync_file_info info = { 0 };
@@ -149,7 +167,10 @@ int main(int argc, char **argv)
 	usleep(20000);
 	step("busy_while_pending", busy(fd, batch));
 	step("out_fence_pending", status(fout));
+	step("pending_timestamp_0", stamped_between(f1, 0, 0));
+	uint64_t t0 = now_ns();
 	step("inc_1", inc(tl, 1));
+	step("signal_timestamp", stamped_between(f1, t0, now_ns()));
 	step("batch_done", gem_wait(fd, batch));
 	step("signalled_status", status(f1));
 	step("twin_signalled", status(f1b));

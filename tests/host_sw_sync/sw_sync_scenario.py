@@ -5,6 +5,7 @@ from __future__ import annotations
 import ctypes
 import errno
 import struct
+import time
 
 from softgem import Machine, uapi
 from softgem.gpu.sw_sync import (
@@ -86,6 +87,18 @@ class _Client:
         _call(self.p, fence, uapi.SYNC_IOC_FILE_INFO, plain)
         return bytes(plain.name), bytes(got.driver_name), bytes(got.obj_name)
 
+    def stamped_between(self, fence: int, lo: int, hi: int) -> int:
+        """sync_fence_info's timestamp_ns: 0 while pending, the signal time after."""
+        fi = uapi.sync_fence_info()
+        self.p.write(self.buf + 512, bytes(fi))
+        info = uapi.sync_file_info(num_fences=1, sync_fence_info=self.buf + 512)
+        r = _call(self.p, fence, uapi.SYNC_IOC_FILE_INFO, info)
+        if r:
+            return r
+        ts = uapi.sync_fence_info.from_buffer_copy(self.p.read(self.buf + 512,
+                                                               ctypes.sizeof(fi))).timestamp_ns
+        return int(lo <= ts <= hi) if lo else int(ts == 0)
+
     def gpu(self, fd: int, batch: int, in_fence: int) -> tuple[int, int]:
         self.p.write(self.buf + 128, bytes(uapi.drm_i915_gem_exec_object2(handle=batch)))
         eb = uapi.drm_i915_gem_execbuffer2(
@@ -147,7 +160,10 @@ def _gated_execbuf(c: _Client, tl: int, fd: int, s: dict[str, int]) -> tuple[int
     s["execbuf_in_fence"], fout = c.gpu(fd, batch, f1)
     s["busy_while_pending"] = c.busy(fd, batch)
     s["out_fence_pending"] = c.status(fout)
+    s["pending_timestamp_0"] = c.stamped_between(f1, 0, 0)
+    t0 = time.monotonic_ns()
     s["inc_1"] = c.inc(tl, 1)
+    s["signal_timestamp"] = c.stamped_between(f1, t0, time.monotonic_ns())
     s["batch_done"] = _call(c.p, fd, uapi.DRM_IOCTL_I915_GEM_WAIT,
                             uapi.drm_i915_gem_wait(bo_handle=batch, timeout_ns=5_000_000_000))
     s["signalled_status"], s["twin_signalled"] = c.status(f1), c.status(f1b)
