@@ -132,7 +132,9 @@ class FileTable:
             self._by_inode[ino] = dfile
             if self._registry is not None:
                 self._registry.register(theirs.fileno(), 0)
-        self._watcher.watch(ours.fileno(), lambda: self.hangup(dfile), hangup_only=True)
+        # a core file's release never waits (catch-up may run it); a device file's may
+        self._watcher.watch(ours.fileno(), lambda: self.hangup(dfile), hangup_only=True,
+                            early=minor < 0)
         return dfile, theirs
 
     def catch_up(self) -> None:

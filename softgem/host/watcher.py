@@ -28,8 +28,9 @@ class Watcher:
     def __init__(self, on_error: Callable[[str, BaseException], None]) -> None:
         self._epoll = select.epoll()
         self._lock = Mutex("host.watcher")
-        self._callbacks: dict[int, tuple[int, Callable[[], None]]] = {}  # fd -> (mask, fn)
-        self._releasing = 0             # hang-up callbacks running (either thread)
+        # fd -> (mask, fn, early): ``early`` callbacks may also run in catch_up
+        self._callbacks: dict[int, tuple[int, Callable[[], None], bool]] = {}
+        self._releasing = 0             # early callbacks running (either thread)
         self._released = WaitQueue("host.watcher_released")
         self._wake_r, self._wake_w = os.pipe2(os.O_CLOEXEC | os.O_NONBLOCK)
         self._epoll.register(self._wake_r, select.EPOLLIN)
@@ -40,33 +41,37 @@ class Watcher:
     def start(self) -> None:
         self._thread.start()
 
-    def watch(self, fd: int, fn: Callable[[], None], hangup_only: bool = False) -> None:
-        """Call ``fn`` once when ``fd`` hangs up (``hangup_only``) or becomes readable."""
+    def watch(self, fd: int, fn: Callable[[], None], hangup_only: bool = False,
+              early: bool = False) -> None:
+        """Call ``fn`` once when ``fd`` hangs up (``hangup_only``) or becomes readable.
+        ``early``: a hang-up callback that never blocks, so :meth:`catch_up` may run it."""
         mask = _HANGUP if hangup_only else _EVENTS
         with self._lock:
-            self._callbacks[fd] = (mask, fn)
+            self._callbacks[fd] = (mask, fn, early and hangup_only)
             self._epoll.register(fd, mask)
 
     def catch_up(self) -> None:
-        """Fire, on the caller's thread, the hang-ups of files that are already pending.
+        """Fire, on the caller's thread, the ``early`` hang-ups that are already pending.
 
         A close returns before this thread has seen the hang-up; an ioctl the same program
         makes after its close must find the file released, as on Linux, where the last
         ``fput`` runs before close(2) returns to the program (closing a sw_sync timeline
-        signals its points).  A hang-up the thread is firing meanwhile is waited for: a
-        release half done would show half its effects.  Process exits (pidfds) are left to
-        the thread."""
+        signals its points).  One the thread is firing meanwhile is waited for: a release
+        half done would show half its effects.  Only ``early`` ones (files that are not
+        devices: their release never waits) are run or waited for here: a device file's
+        release may wait for GPU work that this very caller is about to unblock (an INC of
+        a sw_sync timeline its batch waits on), and process exits (pidfds) are the thread's."""
         for fd, _ev in self._epoll.poll(0):
             if fd != self._wake_r:
-                self._fire(fd, only=_HANGUP)
+                self._fire(fd, early_only=True)
         self._released.wait_event(lambda: self._releasing == 0)
 
     def pending(self) -> int:
         with self._lock:
             return len(self._callbacks)
 
-    def _fire(self, fd: int, only: int | None = None) -> None:
-        """Run ``fd``'s callback if its event is still there (``only``: if its mask is that).
+    def _fire(self, fd: int, early_only: bool = False) -> None:
+        """Run ``fd``'s callback if its event is still there (``early_only``: if early).
 
         Two pollers (this thread and :meth:`catch_up`) may hold the same event; the first to
         fire it closes the fd, and the number may then be reused by a new registration.  So
@@ -74,7 +79,7 @@ class Watcher:
         the table its fd is open and is the one registered."""
         with self._lock:
             entry = self._callbacks.get(fd)
-            if entry is None or (only is not None and entry[0] != only):
+            if entry is None or (early_only and not entry[2]):
                 return
             check = select.poll()
             check.register(fd, entry[0])
@@ -85,14 +90,14 @@ class Watcher:
                 self._epoll.unregister(fd)
             except OSError:
                 pass
-            hangup = entry[0] == _HANGUP
-            self._releasing += hangup
+            early = entry[2]
+            self._releasing += early
         try:
             entry[1]()
         except Exception as exc:
             self._on_error("watcher callback", exc)
         finally:
-            if hangup:
+            if early:
                 with self._lock:
                     self._releasing -= 1
                 self._released.wake_up_all()
@@ -114,7 +119,7 @@ class Watcher:
         if self._thread.is_alive():
             self._thread.join()
         with self._lock:
-            left = [fn for _mask, fn in self._callbacks.values()]
+            left = [fn for _mask, fn, _early in self._callbacks.values()]
             self._callbacks.clear()
         return left
 

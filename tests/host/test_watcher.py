@@ -19,7 +19,7 @@ def _watched(w: Watcher, fired: list[str], name: str) -> tuple[int, socket.socke
         fired.append(name)
         os.close(fd)
 
-    w.watch(fd, hung_up, hangup_only=True)
+    w.watch(fd, hung_up, hangup_only=True, early=True)
     return fd, theirs
 
 
@@ -48,7 +48,7 @@ def test_a_stale_event_does_not_fire_the_new_owner_of_the_fd_number() -> None:
     again, keep = _watched(w, fired, "new")   # ... whose number the next socket takes
     assert again == fd
     w._fire(fd)                               # the other poller's copy of the old event
-    w._fire(fd, only=None)
+    w._fire(fd, early_only=True)
     assert fired == ["old"] and w.pending() == 1
     keep.close()
     w.catch_up()
@@ -70,7 +70,7 @@ def test_catch_up_waits_for_a_hangup_the_thread_is_firing() -> None:
         done.append("released")
         os.close(fd)
 
-    w.watch(fd, slow_release, hangup_only=True)
+    w.watch(fd, slow_release, hangup_only=True, early=True)
     w.start()
     theirs.close()
     assert started.wait(10)
@@ -83,4 +83,21 @@ def test_catch_up_waits_for_a_hangup_the_thread_is_firing() -> None:
     assert not caller.is_alive() and done == ["released"]
     for fn in w.drain():
         fn()
+    w.close()
+
+
+def test_catch_up_leaves_a_device_files_hangup_to_the_thread() -> None:
+    """A device file's release may wait for GPU work the caller is about to unblock: only
+    ``early`` hang-ups run in catch_up."""
+    w = Watcher(lambda what, exc: (_ for _ in ()).throw(exc))
+    fired: list[str] = []
+    ours, theirs = socket.socketpair()
+    fd = ours.detach()
+    w.watch(fd, lambda: (fired.append("device"), os.close(fd)), hangup_only=True)
+    theirs.close()
+    w.catch_up()
+    assert fired == [] and w.pending() == 1
+    for fn in w.drain():
+        fn()
+    assert fired == ["device"]
     w.close()

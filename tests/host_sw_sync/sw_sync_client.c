@@ -54,12 +54,14 @@ static int status(int fence)
 	return info.status;
 }
 
-static int polled(int fd)
+static int polled_within(int fd, int ms)
 {
 	struct pollfd p = { .fd = fd, .events = POLLIN };
-	int n = poll(&p, 1, 0);
+	int n = poll(&p, 1, ms);
 	return n == 1 && (p.revents & POLLIN) ? 1 : (n < 0 ? -errno : 0);
 }
+
+static int polled(int fd) { return polled_within(fd, 0); }
 
 static int deadline(int tl, int fence, uint64_t ns, uint32_t pad, uint64_t *got)
 {
@@ -238,6 +240,21 @@ int main(int argc, char **argv)
 	step("closed_status", status(fb));
 	step("closed_poll", polled(fb));
 	step("merged_closed_status", status(merged));
+
+	/* host only: a drm file closed while its batch waits on a fence does not hold up the
+	 * timeline's INC (the simulated machine's close waits for the file's GPU work) */
+	int tl3 = open(SW_SYNC, O_RDWR), fd3 = open("/dev/dri/card0", O_RDWR), g, gout;
+	struct drm_i915_gem_create c3 = { .size = 4096 };
+	drmIoctl(fd3, DRM_IOCTL_I915_GEM_CREATE, &c3);
+	struct drm_i915_gem_pwrite pw3 = { .handle = c3.handle, .size = 8,
+					   .data_ptr = (uintptr_t)bbe };
+	drmIoctl(fd3, DRM_IOCTL_I915_GEM_PWRITE, &pw3);
+	create(tl3, 1, NULL, &g);
+	gpu(fd3, c3.handle, g, &gout);
+	close(fd3);
+	step("host_inc_after_drm_close", inc(tl3, 1));
+	step("host_gated_batch_done", polled_within(gout, 5000));
+	close(g); close(gout); close(tl3);
 
 	close(f1); close(f1b); close(f0); close(fh); close(fw); close(fb); close(fo);
 	close(fout); close(merged);
