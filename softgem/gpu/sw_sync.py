@@ -9,7 +9,9 @@ request                     ladder, first failure wins
 SW_SYNC_IOC_CREATE_FENCE    a descriptor reserved (EMFILE); argument copied in (EFAULT); a sync_file
                             for the point ``value`` on the timeline (already signalled if the
                             timeline has reached it; a second request for a pending value shares
-                            its fence); the fd copied out (EFAULT), then installed
+                            its fence; ``name`` is ignored, as the kernel ignores it: the file is
+                            named "sw_sync-<timeline><context>-<value>"); the fd copied out
+                            (EFAULT), then installed
 SW_SYNC_IOC_INC             argument copied in (EFAULT); the timeline advances by it (split in
                             steps of at most INT_MAX, as the kernel does) and every point it
                             reaches signals, in timeline order
@@ -169,9 +171,9 @@ class SwSyncTimeline:
 
     def _create_fence(self, task: Any, arg: Any) -> int:
         def build(_fd: int) -> tuple[SyncFile, Callable[[int], None]]:
+            # ``name`` is the caller's, and unused: the sync_file is named from its fence
             value, name, _ = _CREATE.unpack(copy_arg_in(task, arg, _CREATE.size))
-            user = name[:31].split(b"\0", 1)[0].decode(errors="replace")
-            sf = SyncFile(self.create_point(value), user_name=user or None)
+            sf = SyncFile(self.create_point(value))
             return sf, lambda fd: copy_arg_out(task, arg, _CREATE.pack(value, name, fd))
 
         return install_new_fd(task, build)

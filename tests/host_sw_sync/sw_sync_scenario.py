@@ -151,7 +151,8 @@ def _gated_execbuf(c: _Client, tl: int, fd: int, s: dict[str, int]) -> tuple[int
     s["create_1"], f1 = c.create(tl, 1, b"one")
     s["pending_status"], s["pending_poll"] = c.status(f1), c.polled(f1)
     name, driver, timeline = c.names(f1)
-    s["user_name"] = int(name.rstrip(b"\0") == b"one")
+    name = name.rstrip(b"\0")
+    s["generated_name"] = int(name.startswith(b"sw_sync-sw_sync_client") and name.endswith(b"-1"))
     s["driver_and_timeline"] = int(driver.rstrip(b"\0") == b"sw_sync"
                                    and timeline.rstrip(b"\0") == b"sw_sync_client")
     s["create_1_unnamed"], f1b = c.create(tl, 1)

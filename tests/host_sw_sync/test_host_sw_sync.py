@@ -41,6 +41,7 @@ def test_the_sw_sync_client_gets_the_simulated_machines_answers(sw_sync_client: 
                                "batch_done", "signalled_status", "twin_signalled",
                                "out_fence_signalled")] == [0, 1, 0, 0, 1, 1, 2]
     assert (steps["pending_timestamp_0"], steps["signal_timestamp"]) == (1, 1)
+    assert (steps["generated_name"], steps["driver_and_timeline"]) == (1, 1)
     assert (steps["reached_status"], steps["half_way_status"]) == (1, 1)
     assert [steps[k] for k in ("wrapped_pending", "wrapped_still_pending",
                                "wrapped_signalled")] == [0, 0, 1]
