@@ -37,29 +37,31 @@ def _run(workers: list[Callable[[], None]]) -> None:
         raise failures[0]
 
 
+def _writer(mm: Mm, seed: int) -> Callable[[], None]:
+    """Random writes to its own mapping, dropped now and then, checked against a shadow."""
+    def run() -> None:
+        rng = random.Random(seed)
+        a = mm.mmap(0, 8 * P, RW, ANON)
+        shadow = bytearray(8 * P)
+        for i in range(150):
+            off = rng.randrange(8 * P - 64)
+            data = bytes([seed, i & 0xFF]) * 32
+            mm.cpu_write(a + off, data)
+            shadow[off:off + 64] = data
+            if i % 37 == 0:
+                mm.madvise(a, 4 * P, MADV_DONTNEED)
+                shadow[:4 * P] = bytes(4 * P)
+            assert mm.cpu_read(a, 8 * P) == bytes(shadow)
+        mm.munmap(a, 8 * P)
+    return run
+
+
 def test_readers_writers_unmappers_forkers_and_pinners_share_one_mm() -> None:
     phys = PhysMem(8192, rng=random.Random(1))
     mm = Mm(phys, rng=random.Random(2))
     dev = DeviceFile(phys, 4)
     devmap = mm.mmap(0, 4 * P, RW, MAP_SHARED, file=dev)
     shared = mm.mmap(0, 4 * P, RW, SHARED_ANON)
-
-    def writer(seed: int) -> Callable[[], None]:
-        def run() -> None:
-            rng = random.Random(seed)
-            a = mm.mmap(0, 8 * P, RW, ANON)
-            shadow = bytearray(8 * P)
-            for i in range(150):
-                off = rng.randrange(8 * P - 64)
-                data = bytes([seed, i & 0xFF]) * 32
-                mm.cpu_write(a + off, data)
-                shadow[off:off + 64] = data
-                if i % 37 == 0:
-                    mm.madvise(a, 4 * P, MADV_DONTNEED)
-                    shadow[:4 * P] = bytes(4 * P)
-                assert mm.cpu_read(a, 8 * P) == bytes(shadow)
-            mm.munmap(a, 8 * P)
-        return run
 
     def churner() -> None:
         a = mm.mmap(0, 2 * P, RW, ANON)
@@ -94,7 +96,7 @@ def test_readers_writers_unmappers_forkers_and_pinners_share_one_mm() -> None:
             mm.cpu_write(devmap + (i % 4) * P, b"d")
             assert mm.cpu_read(devmap + (i % 4) * P, 1) == b"d"
 
-    _run([writer(1), writer(2), writer(3), churner, forker, pinner, revoker, device_reader])
+    _run([_writer(mm, 1), _writer(mm, 2), _writer(mm, 3), churner, forker, pinner, revoker, device_reader])
     mm.exit_mmap()
     dev.free()
     assert phys.nr_used() == 0 and phys.nr_pinned() == 0
