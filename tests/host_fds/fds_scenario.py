@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import ctypes
-import errno
 import struct
 import time
+
+from c_steps import ioctl_ret
 
 from softgem import Machine, uapi
 from softgem.gpu.sync_file import SyncFile
@@ -16,14 +16,6 @@ from softgem.posix import MAP_ANONYMOUS, MAP_PRIVATE, PROT_READ, PROT_WRITE
 BBE = struct.pack("<II", 0xA << 23, 0)
 
 
-def _call(p: Process, fd: int, request: int, arg: ctypes.Structure) -> int:
-    try:
-        p.ioctl(fd, request, arg)
-        return 0
-    except OSError as e:
-        return -(e.errno or errno.EIO)
-
-
 class _Client:
     def __init__(self, p: Process) -> None:
         self.p = p
@@ -31,29 +23,29 @@ class _Client:
 
     def create(self, fd: int) -> tuple[int, int]:
         c = uapi.drm_i915_gem_create(size=4096)
-        return _call(self.p, fd, uapi.DRM_IOCTL_I915_GEM_CREATE, c), int(c.handle)
+        return ioctl_ret(self.p, fd, uapi.DRM_IOCTL_I915_GEM_CREATE, c), int(c.handle)
 
     def pwrite(self, fd: int, h: int, data: bytes) -> int:
         self.p.write(self.buf, data)
-        return _call(self.p, fd, uapi.DRM_IOCTL_I915_GEM_PWRITE, uapi.drm_i915_gem_pwrite(
+        return ioctl_ret(self.p, fd, uapi.DRM_IOCTL_I915_GEM_PWRITE, uapi.drm_i915_gem_pwrite(
             handle=h, size=len(data), data_ptr=self.buf))
 
     def reads_abcd(self, fd: int, h: int) -> int:
         self.p.write(self.buf + 64, bytes(4))
-        r = _call(self.p, fd, uapi.DRM_IOCTL_I915_GEM_PREAD, uapi.drm_i915_gem_pread(
+        r = ioctl_ret(self.p, fd, uapi.DRM_IOCTL_I915_GEM_PREAD, uapi.drm_i915_gem_pread(
             handle=h, size=4, data_ptr=self.buf + 64))
         return r if r else int(self.p.read(self.buf + 64, 4) == b"abcd")
 
     def to_fd(self, fd: int, h: int, flags: int) -> tuple[int, int]:
         a = uapi.drm_prime_handle(handle=h, flags=flags, fd=-1)
-        return _call(self.p, fd, uapi.DRM_IOCTL_PRIME_HANDLE_TO_FD, a), int(a.fd)
+        return ioctl_ret(self.p, fd, uapi.DRM_IOCTL_PRIME_HANDLE_TO_FD, a), int(a.fd)
 
     def to_handle(self, fd: int, dmafd: int) -> tuple[int, int]:
         a = uapi.drm_prime_handle(fd=dmafd)
-        return _call(self.p, fd, uapi.DRM_IOCTL_PRIME_FD_TO_HANDLE, a), int(a.handle)
+        return ioctl_ret(self.p, fd, uapi.DRM_IOCTL_PRIME_FD_TO_HANDLE, a), int(a.handle)
 
     def close_handle(self, fd: int, h: int) -> int:
-        return _call(self.p, fd, uapi.DRM_IOCTL_GEM_CLOSE, uapi.drm_gem_close(handle=h))
+        return ioctl_ret(self.p, fd, uapi.DRM_IOCTL_GEM_CLOSE, uapi.drm_gem_close(handle=h))
 
     def execbuf(self, fd: int, batch: int, flags: int, rsvd2: int = 0, cliprects: int = 0,
                 ncliprects: int = 0) -> tuple[int, int]:
@@ -62,7 +54,7 @@ class _Client:
         eb = uapi.drm_i915_gem_execbuffer2(buffers_ptr=self.buf + 128, buffer_count=1,
                                            flags=flags, rsvd2=rsvd2, cliprects_ptr=cliprects,
                                            num_cliprects=ncliprects)
-        r = _call(self.p, fd, uapi.DRM_IOCTL_I915_GEM_EXECBUFFER2_WR, eb)
+        r = ioctl_ret(self.p, fd, uapi.DRM_IOCTL_I915_GEM_EXECBUFFER2_WR, eb)
         return r, -1 if r else int(eb.rsvd2 >> 32)
 
     def polled(self, fd: int) -> int:
@@ -103,8 +95,8 @@ def _dmabuf(c: _Client, fd: int, fd2: int, s: dict[str, int]) -> tuple[int, int,
                         ("dmabuf_sync_without_rw", uapi.DMA_BUF_SYNC_END),
                         ("dmabuf_sync_start", uapi.DMA_BUF_SYNC_START | uapi.DMA_BUF_SYNC_RW),
                         ("dmabuf_sync_end", uapi.DMA_BUF_SYNC_END | uapi.DMA_BUF_SYNC_RW)):
-        s[name] = _call(p, dmafd, uapi.DMA_BUF_IOCTL_SYNC, uapi.dma_buf_sync(flags=flags))
-    s["drm_ioctl_on_dmabuf"] = _call(p, dmafd, uapi.DRM_IOCTL_GEM_CLOSE,
+        s[name] = ioctl_ret(p, dmafd, uapi.DMA_BUF_IOCTL_SYNC, uapi.dma_buf_sync(flags=flags))
+    s["drm_ioctl_on_dmabuf"] = ioctl_ret(p, dmafd, uapi.DRM_IOCTL_GEM_CLOSE,
                                      uapi.drm_gem_close(handle=h))
     s["import_same"], h_same = c.to_handle(fd, dmafd)
     s["import_same_is_the_handle"] = int(h_same == h)
@@ -162,14 +154,14 @@ def _sync_files(c: _Client, fd: int, fd2: int, h: int, s: dict[str, int]) -> int
     s["fence_out"], fence = c.execbuf(fd, batch, uapi.I915_EXEC_FENCE_OUT)
     s["fence_poll"] = c.polled(fence)
     info = uapi.sync_file_info()
-    s["file_info"] = _call(p, fence, uapi.SYNC_IOC_FILE_INFO, info)
+    s["file_info"] = ioctl_ret(p, fence, uapi.SYNC_IOC_FILE_INFO, info)
     s["file_info_status"], s["file_info_num_fences"] = int(info.status), int(info.num_fences)
     merge = uapi.sync_merge_data(name=b"both", fd2=fence)
-    s["merge"] = _call(p, fence, uapi.SYNC_IOC_MERGE, merge)
+    s["merge"] = ioctl_ret(p, fence, uapi.SYNC_IOC_MERGE, merge)
     s["merged_poll"] = c.polled(merge.fence)
-    s["merge_not_sync_file"] = _call(p, fence, uapi.SYNC_IOC_MERGE,
+    s["merge_not_sync_file"] = ioctl_ret(p, fence, uapi.SYNC_IOC_MERGE,
                                      uapi.sync_merge_data(fd2=fd2))
-    s["drm_ioctl_on_sync_file"] = _call(p, fence, uapi.DRM_IOCTL_GEM_CLOSE,
+    s["drm_ioctl_on_sync_file"] = ioctl_ret(p, fence, uapi.DRM_IOCTL_GEM_CLOSE,
                                         uapi.drm_gem_close(handle=h))
     s["fence_in"], _ = c.execbuf(fd, batch, uapi.I915_EXEC_FENCE_IN, merge.fence)
     s["fence_in_not_sync_file"], _ = c.execbuf(fd, batch, uapi.I915_EXEC_FENCE_IN, fd2)
@@ -187,30 +179,30 @@ def _syncobjs(c: _Client, fd: int, fd2: int, batch: int, s: dict[str, int]) -> N
     """Syncobj create, wait, fd export/import across files, sync_file export, execbuf."""
     p = c.p
     cr = uapi.drm_syncobj_create(flags=uapi.DRM_SYNCOBJ_CREATE_SIGNALED)
-    s["syncobj_create"] = _call(p, fd, uapi.DRM_IOCTL_SYNCOBJ_CREATE, cr)
+    s["syncobj_create"] = ioctl_ret(p, fd, uapi.DRM_IOCTL_SYNCOBJ_CREATE, cr)
     so = c.u32s(256, cr.handle)
-    s["syncobj_wait_signalled"] = _call(p, fd, uapi.DRM_IOCTL_SYNCOBJ_WAIT,
+    s["syncobj_wait_signalled"] = ioctl_ret(p, fd, uapi.DRM_IOCTL_SYNCOBJ_WAIT,
                                         uapi.drm_syncobj_wait(handles=so, count_handles=1))
     sh = uapi.drm_syncobj_handle(handle=cr.handle)
-    s["syncobj_to_fd"] = _call(p, fd, uapi.DRM_IOCTL_SYNCOBJ_HANDLE_TO_FD, sh)
+    s["syncobj_to_fd"] = ioctl_ret(p, fd, uapi.DRM_IOCTL_SYNCOBJ_HANDLE_TO_FD, sh)
     sh2 = uapi.drm_syncobj_handle(fd=sh.fd)
-    s["syncobj_from_fd_other_file"] = _call(p, fd2, uapi.DRM_IOCTL_SYNCOBJ_FD_TO_HANDLE, sh2)
+    s["syncobj_from_fd_other_file"] = ioctl_ret(p, fd2, uapi.DRM_IOCTL_SYNCOBJ_FD_TO_HANDLE, sh2)
     so2 = c.u32s(260, sh2.handle)
-    s["syncobj_wait_other_file"] = _call(p, fd2, uapi.DRM_IOCTL_SYNCOBJ_WAIT,
+    s["syncobj_wait_other_file"] = ioctl_ret(p, fd2, uapi.DRM_IOCTL_SYNCOBJ_WAIT,
                                          uapi.drm_syncobj_wait(handles=so2, count_handles=1))
     p.close(sh.fd)
     ex = uapi.drm_syncobj_handle(handle=cr.handle,
                                  flags=uapi.DRM_SYNCOBJ_HANDLE_TO_FD_FLAGS_EXPORT_SYNC_FILE)
-    s["syncobj_export_sync_file"] = _call(p, fd, uapi.DRM_IOCTL_SYNCOBJ_HANDLE_TO_FD, ex)
+    s["syncobj_export_sync_file"] = ioctl_ret(p, fd, uapi.DRM_IOCTL_SYNCOBJ_HANDLE_TO_FD, ex)
     s["syncobj_exported_poll"] = c.polled(ex.fd)
     p.close(ex.fd)
     cr2 = uapi.drm_syncobj_create()
-    _call(p, fd, uapi.DRM_IOCTL_SYNCOBJ_CREATE, cr2)
+    ioctl_ret(p, fd, uapi.DRM_IOCTL_SYNCOBJ_CREATE, cr2)
     empty = c.u32s(264, cr2.handle)
-    s["syncobj_wait_empty"] = _call(p, fd, uapi.DRM_IOCTL_SYNCOBJ_WAIT,
+    s["syncobj_wait_empty"] = ioctl_ret(p, fd, uapi.DRM_IOCTL_SYNCOBJ_WAIT,
                                     uapi.drm_syncobj_wait(handles=empty, count_handles=1))
     ef = c.u32s(272, cr2.handle, uapi.I915_EXEC_FENCE_SIGNAL)
     s["syncobj_execbuf_signal"], _ = c.execbuf(fd, batch, uapi.I915_EXEC_FENCE_ARRAY, 0, ef, 1)
     deadline = time.monotonic_ns() + 5_000_000_000
-    s["syncobj_wait_execbuf"] = _call(p, fd, uapi.DRM_IOCTL_SYNCOBJ_WAIT, uapi.drm_syncobj_wait(
+    s["syncobj_wait_execbuf"] = ioctl_ret(p, fd, uapi.DRM_IOCTL_SYNCOBJ_WAIT, uapi.drm_syncobj_wait(
         handles=empty, count_handles=1, timeout_nsec=deadline))

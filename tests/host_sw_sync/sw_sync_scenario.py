@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import ctypes
-import errno
 import struct
 import time
+
+from c_steps import ioctl_ret
 
 from softgem import Machine, uapi
 from softgem.gpu.sw_sync import (
@@ -37,14 +38,6 @@ class set_deadline(ctypes.Structure):
     _fields_ = [("deadline_ns", ctypes.c_uint64), ("pad", ctypes.c_uint64)]
 
 
-def _call(p: Process, fd: int, request: int, arg: object) -> int:
-    try:
-        p.ioctl(fd, request, arg)
-        return 0
-    except OSError as e:
-        return -(e.errno or errno.EIO)
-
-
 class _Client:
     def __init__(self, p: Process) -> None:
         self.p = p
@@ -52,15 +45,15 @@ class _Client:
 
     def create(self, tl: int, value: int, name: bytes = b"") -> tuple[int, int]:
         c = create_fence(value=value, name=name, fence=-1)
-        r = _call(self.p, tl, SW_SYNC_IOC_CREATE_FENCE, c)
+        r = ioctl_ret(self.p, tl, SW_SYNC_IOC_CREATE_FENCE, c)
         return r, -1 if r else int(c.fence)
 
     def inc(self, tl: int, by: int) -> int:
-        return _call(self.p, tl, SW_SYNC_IOC_INC, ctypes.c_uint32(by))
+        return ioctl_ret(self.p, tl, SW_SYNC_IOC_INC, ctypes.c_uint32(by))
 
     def status(self, fence: int) -> int:
         info = uapi.sync_file_info()
-        r = _call(self.p, fence, uapi.SYNC_IOC_FILE_INFO, info)
+        r = ioctl_ret(self.p, fence, uapi.SYNC_IOC_FILE_INFO, info)
         return -1000 + r if r else int(info.status)
 
     def polled(self, fence: int) -> int:
@@ -70,21 +63,21 @@ class _Client:
 
     def deadline(self, tl: int, fence: int, ns: int = 0, pad: int = 0) -> tuple[int, int]:
         d = get_deadline(deadline_ns=ns, fence_fd=fence, pad=pad)
-        return _call(self.p, tl, SW_SYNC_GET_DEADLINE, d), int(d.deadline_ns)
+        return ioctl_ret(self.p, tl, SW_SYNC_GET_DEADLINE, d), int(d.deadline_ns)
 
     def set_deadline(self, fence: int, ns: int, pad: int = 0) -> int:
-        return _call(self.p, fence, SYNC_IOC_SET_DEADLINE, set_deadline(deadline_ns=ns, pad=pad))
+        return ioctl_ret(self.p, fence, SYNC_IOC_SET_DEADLINE, set_deadline(deadline_ns=ns, pad=pad))
 
     def names(self, fence: int) -> tuple[bytes, bytes, bytes]:
         """(file name, driver name, timeline name) from SYNC_IOC_FILE_INFO."""
         fi = uapi.sync_fence_info()
         self.p.write(self.buf + 512, bytes(fi))
         info = uapi.sync_file_info(num_fences=1, sync_fence_info=self.buf + 512)
-        _call(self.p, fence, uapi.SYNC_IOC_FILE_INFO, info)
+        ioctl_ret(self.p, fence, uapi.SYNC_IOC_FILE_INFO, info)
         got = uapi.sync_fence_info.from_buffer_copy(self.p.read(self.buf + 512,
                                                                 ctypes.sizeof(fi)))
         plain = uapi.sync_file_info()
-        _call(self.p, fence, uapi.SYNC_IOC_FILE_INFO, plain)
+        ioctl_ret(self.p, fence, uapi.SYNC_IOC_FILE_INFO, plain)
         return bytes(plain.name), bytes(got.driver_name), bytes(got.obj_name)
 
     def stamped_between(self, fence: int, lo: int, hi: int) -> int:
@@ -92,7 +85,7 @@ class _Client:
         fi = uapi.sync_fence_info()
         self.p.write(self.buf + 512, bytes(fi))
         info = uapi.sync_file_info(num_fences=1, sync_fence_info=self.buf + 512)
-        r = _call(self.p, fence, uapi.SYNC_IOC_FILE_INFO, info)
+        r = ioctl_ret(self.p, fence, uapi.SYNC_IOC_FILE_INFO, info)
         if r:
             return r
         ts = uapi.sync_fence_info.from_buffer_copy(self.p.read(self.buf + 512,
@@ -104,19 +97,19 @@ class _Client:
         eb = uapi.drm_i915_gem_execbuffer2(
             buffers_ptr=self.buf + 128, buffer_count=1, rsvd2=in_fence,
             flags=uapi.I915_EXEC_FENCE_IN | uapi.I915_EXEC_FENCE_OUT)
-        r = _call(self.p, fd, uapi.DRM_IOCTL_I915_GEM_EXECBUFFER2_WR, eb)
+        r = ioctl_ret(self.p, fd, uapi.DRM_IOCTL_I915_GEM_EXECBUFFER2_WR, eb)
         return r, -1 if r else int(eb.rsvd2 >> 32)
 
     def busy(self, fd: int, h: int) -> int:
         b = uapi.drm_i915_gem_busy(handle=h)
-        r = _call(self.p, fd, uapi.DRM_IOCTL_I915_GEM_BUSY, b)
+        r = ioctl_ret(self.p, fd, uapi.DRM_IOCTL_I915_GEM_BUSY, b)
         return r or int(b.busy != 0)
 
     def batch(self, fd: int) -> int:
         c = uapi.drm_i915_gem_create(size=4096)
-        _call(self.p, fd, uapi.DRM_IOCTL_I915_GEM_CREATE, c)
+        ioctl_ret(self.p, fd, uapi.DRM_IOCTL_I915_GEM_CREATE, c)
         self.p.write(self.buf, BBE)
-        _call(self.p, fd, uapi.DRM_IOCTL_I915_GEM_PWRITE,
+        ioctl_ret(self.p, fd, uapi.DRM_IOCTL_I915_GEM_PWRITE,
               uapi.drm_i915_gem_pwrite(handle=c.handle, size=8, data_ptr=self.buf))
         return int(c.handle)
 
@@ -165,7 +158,7 @@ def _gated_execbuf(c: _Client, tl: int, fd: int, s: dict[str, int]) -> tuple[int
     t0 = time.monotonic_ns()
     s["inc_1"] = c.inc(tl, 1)
     s["signal_timestamp"] = c.stamped_between(f1, t0, time.monotonic_ns())
-    s["batch_done"] = _call(c.p, fd, uapi.DRM_IOCTL_I915_GEM_WAIT,
+    s["batch_done"] = ioctl_ret(c.p, fd, uapi.DRM_IOCTL_I915_GEM_WAIT,
                             uapi.drm_i915_gem_wait(bo_handle=batch, timeout_ns=5_000_000_000))
     s["signalled_status"], s["twin_signalled"] = c.status(f1), c.status(f1b)
     s["out_fence_signalled"] = c.polled(fout) + int(c.status(fout) == 1)
@@ -203,20 +196,20 @@ def _deadlines_and_merges(c: _Client, tl: int, fd: int, fw: int, fout: int,
     s["deadline_drm_fd"], _ = c.deadline(tl, fd)
     s["deadline_i915_fence"], _ = c.deadline(tl, fout)
     m = uapi.sync_merge_data(name=b"m", fd2=fb)
-    s["merge_with_signalled"] = _call(p, fw, uapi.SYNC_IOC_MERGE, m)
+    s["merge_with_signalled"] = ioctl_ret(p, fw, uapi.SYNC_IOC_MERGE, m)
     s["deadline_merge_of_one"], _ = c.deadline(tl, m.fence)
     p.close(m.fence)
     tl2 = p.open(SW_SYNC)
     s["create_other"], fo = c.create(tl2, 1)
     m2 = uapi.sync_merge_data(name=b"m2", fd2=fo)
-    s["merge_two_timelines"] = _call(p, fb, uapi.SYNC_IOC_MERGE, m2)
+    s["merge_two_timelines"] = ioctl_ret(p, fb, uapi.SYNC_IOC_MERGE, m2)
     s["deadline_merged"], _ = c.deadline(tl, m2.fence)
     return fb, fo, int(m2.fence), tl2
 
 
 def _bad_requests(c: _Client, tl: int, s: dict[str, int]) -> None:
-    s["create_efault"] = _call(c.p, tl, SW_SYNC_IOC_CREATE_FENCE, 8)
-    s["inc_efault"] = _call(c.p, tl, SW_SYNC_IOC_INC, 8)
-    s["deadline_efault"] = _call(c.p, tl, SW_SYNC_GET_DEADLINE, 8)
-    s["unknown_ioctl"] = _call(c.p, tl, (ord("W") << 8) | 9, 0)
-    s["sync_ioctl_on_timeline"] = _call(c.p, tl, uapi.SYNC_IOC_FILE_INFO, 0)
+    s["create_efault"] = ioctl_ret(c.p, tl, SW_SYNC_IOC_CREATE_FENCE, 8)
+    s["inc_efault"] = ioctl_ret(c.p, tl, SW_SYNC_IOC_INC, 8)
+    s["deadline_efault"] = ioctl_ret(c.p, tl, SW_SYNC_GET_DEADLINE, 8)
+    s["unknown_ioctl"] = ioctl_ret(c.p, tl, (ord("W") << 8) | 9, 0)
+    s["sync_ioctl_on_timeline"] = ioctl_ret(c.p, tl, uapi.SYNC_IOC_FILE_INFO, 0)
